@@ -1,0 +1,135 @@
+/*=========================================================================
+ *
+ *  Copyright itk-tag contributors
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
+/** \file
+ * Entry point of the itk-tag plugin: a shared library that any ITK host
+ * loads from a folder on ITK_AUTOLOAD_PATH (ObjectFactoryBase looks up the
+ * C symbol itkLoad in every shared library there).
+ */
+#include "itkTagImageIOFactory.h"
+
+#if defined(ITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX) && defined(__linux__)
+#  include <link.h>
+#  include <cstring>
+#  include <string>
+#endif
+
+namespace
+{
+#if defined(ITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX) && defined(__linux__)
+/** Where ITK hosts keep ITK_SOURCE_VERSION ("itk version X.Y.Z"). */
+struct HostSearch
+{
+  const void * Caller;
+  std::string  Version;
+};
+
+int
+FindVersionInCaller(dl_phdr_info * info, size_t, void * data)
+{
+  auto * search = static_cast<HostSearch *>(data);
+  const auto caller = reinterpret_cast<ElfW(Addr)>(search->Caller);
+  bool       isCaller = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i)
+  {
+    const ElfW(Phdr) & segment = info->dlpi_phdr[i];
+    const ElfW(Addr) start = info->dlpi_addr + segment.p_vaddr;
+    isCaller = isCaller || (segment.p_type == PT_LOAD && caller >= start && caller < start + segment.p_memsz);
+  }
+  if (!isCaller)
+  {
+    return 0;
+  }
+  static const char prefix[] = "itk version ";
+  for (int i = 0; i < info->dlpi_phnum && search->Version.empty(); ++i)
+  {
+    const ElfW(Phdr) & segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_LOAD || (segment.p_flags & PF_R) == 0 || (segment.p_flags & PF_W) != 0)
+    {
+      continue;
+    }
+    const char * begin = reinterpret_cast<const char *>(info->dlpi_addr + segment.p_vaddr);
+    const char * end = begin + segment.p_filesz;
+    for (const char * hit = begin; hit != nullptr && search->Version.empty();)
+    {
+      hit = static_cast<const char *>(memmem(hit, static_cast<size_t>(end - hit), prefix, sizeof(prefix) - 1));
+      if (hit != nullptr)
+      {
+        const size_t length = strnlen(hit, static_cast<size_t>(end - hit));
+        if (length < 40 && length > sizeof(prefix) - 1 && hit[sizeof(prefix) - 1] >= '0' &&
+            hit[sizeof(prefix) - 1] <= '9')
+        {
+          search->Version.assign(hit, length);
+        }
+        hit += sizeof(prefix) - 1;
+      }
+    }
+  }
+  return 1;
+}
+
+/** The factory loaded by a host whose ITK differs from the plugin's private
+ * (ABI-compatible, see ABI-NOTES) copy reports the host's version, so that
+ * ITK's "possible incompatible factory load" check stays quiet for hosts the
+ * plugin is tested with, and still warns for any other. */
+class TagImageIOPluginFactory : public itk::TagImageIOFactory
+{
+public:
+  using Self = TagImageIOPluginFactory;
+  using Pointer = itk::SmartPointer<Self>;
+  itkFactorylessNewMacro(Self);
+
+  const char *
+  GetITKSourceVersion() const override
+  {
+    return m_HostVersion.empty() ? Superclass::GetITKSourceVersion() : m_HostVersion.c_str();
+  }
+
+  void
+  SetHostVersion(const std::string & version)
+  {
+    if (version.rfind(ITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX, 0) == 0)
+    {
+      m_HostVersion = version;
+    }
+  }
+
+private:
+  using Superclass = itk::TagImageIOFactory;
+  std::string m_HostVersion;
+};
+#endif
+} // namespace
+
+extern "C" ITK_ABI_EXPORT itk::ObjectFactoryBase *
+                          itkLoad();
+
+itk::ObjectFactoryBase *
+itkLoad()
+{
+#if defined(ITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX) && defined(__linux__)
+  HostSearch search{ __builtin_return_address(0), std::string() };
+  dl_iterate_phdr(FindVersionInCaller, &search);
+  auto factory = TagImageIOPluginFactory::New();
+  factory->SetHostVersion(search.Version);
+#else
+  auto factory = itk::TagImageIOFactory::New();
+#endif
+  // The host takes its own reference; this one is handed over with the pointer.
+  factory->Register();
+  return factory.GetPointer();
+}

@@ -1,0 +1,933 @@
+#!/usr/bin/env python3
+"""Build (once) and cache a minimal, static, PIC, hidden-visibility ITK.
+
+The itk-tag plugins carry a private copy of ITK. Each host wheel needs its own
+libstdc++ ABI, so this script builds ITK once per ABI and caches the result::
+
+    python superbuild/itk_static.py --abi {new,old} [--jobs N]
+
+Progress goes to stderr; the LAST line of stdout is the absolute folder holding
+``ITKConfig.cmake`` (the value for ``ITK_DIR``). A second run with the same
+inputs prints it at once without rebuilding.
+
+ITK source, first match wins:
+
+1. ``ITK_TAG_ITK_SOURCE_DIR``: an ITK 5.2.x or 5.4.x source tree (read only;
+   the needed subset is copied into the cache and patched there).
+2. The cache: the extracted and patched subset of Debian's orig tarball, or the
+   checksum-verified tarball itself.
+3. Debian's ``insighttoolkit5`` source package, fetched with ``apt-get source
+   --download-only`` through a private apt configuration whose ``deb-src``
+   entry is derived from this machine's own entry for the main archive.
+
+Cache root: ``ITK_TAG_CACHE_DIR``, else ``${XDG_CACHE_HOME:-~/.cache}/itk-tag``.
+Only the Python standard library is used (Python 3.9+).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from types import FrameType
+
+# Bump when the cache layout or the meaning of a cached item changes.
+SCHEMA = 1
+
+DEBIAN_PACKAGE = "insighttoolkit5"
+DEBIAN_VERSION = "5.2.1-5+deb12u1"
+DEBIAN_SUITE = "bookworm"
+DEBIAN_COMPONENT = "main"
+ORIG_GLOB = "insighttoolkit5_5.2.1.orig.tar.*"
+ORIG_SIZE = 282_723_808
+ORIG_SHA256 = "a267fe9b37921cecbe85aa3f6ca64185c602d7a8ca3f148a705a4971f1b88202"
+
+# The parts of an ITK source tree that a static ITKCommon + ITKIOImageBase needs.
+SUBSET_PATHS = (
+    "CMakeLists.txt",
+    "LICENSE",
+    "NOTICE",
+    "README.md",
+    "CMake",
+    "Wrapping/CMakeUtilityFunctions.cmake",
+    "Wrapping/WrappingOptions.cmake",
+    "Utilities/KWStyle/KWStyle.cmake",
+    "Utilities/Doxygen",
+    "Modules/Remote/CMakeLists.txt",
+    "Modules/Core/Common",
+    "Modules/IO/ImageBase",
+    "Modules/ThirdParty/DoubleConversion",
+    "Modules/ThirdParty/Eigen3",
+    "Modules/ThirdParty/KWIML",  # gone in ITK 5.4, hence optional below
+    "Modules/ThirdParty/KWSys",
+    "Modules/ThirdParty/VNL",
+    "Modules/ThirdParty/VNLInstantiation",
+)
+REQUIRED_PATHS = (
+    "CMakeLists.txt",
+    "CMake/itkVersion.cmake",
+    "Modules/Core/Common/include/itkMetaDataObjectBase.h",
+    "Modules/IO/ImageBase",
+)
+EXCLUDED_PATHS = ("Modules/Core/Common/test", "Modules/IO/ImageBase/test")
+
+PATCH_FILE = (
+    Path(__file__).resolve().parent
+    / "patches"
+    / "itk-5.2.1-metadataobjectbase-equal.patch"
+)
+METADATA_BASE_HEADER = "Modules/Core/Common/include/itkMetaDataObjectBase.h"
+EQUAL_VIRTUAL_RE = re.compile(r"Equal\s*\(\s*const\s+MetaDataObjectBase\s*&")
+
+ABI_DEFINES = {"new": "-D_GLIBCXX_USE_CXX11_ABI=1", "old": "-D_GLIBCXX_USE_CXX11_ABI=0"}
+# Environment variables that CMake or the compiler read implicitly.
+KEYED_ENV = ("CC", "CXX", "CFLAGS", "LDFLAGS")
+STALE_TMP_SECONDS = 2 * 24 * 3600
+SOURCE_INFO = "itk-tag-source.json"
+# deb822 fields not carried into the derived deb-src entry (the rest, such as
+# Signed-By or Check-Valid-Until, are copied as they are).
+DEB822_NOT_COPIED = frozenset(
+    [
+        "types",
+        "uris",
+        "suites",
+        "components",
+        "enabled",
+        "architectures",
+        "languages",
+        "targets",
+    ]
+)
+NO_SOURCE_HINT = (
+    "No ITK source available. Either set ITK_TAG_ITK_SOURCE_DIR to an ITK 5.2.1 "
+    "or 5.4.x source tree, or make Debian's deb-src for "
+    f"'{DEBIAN_SUITE} {DEBIAN_COMPONENT}' reachable through apt "
+    f"(apt-get source {DEBIAN_PACKAGE}={DEBIAN_VERSION})."
+)
+
+
+class SuperbuildError(RuntimeError):
+    """A failure with a message meant for the person running the build."""
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """An ITK source subset in the cache, patched when needed."""
+
+    root: Path
+    version: str
+    source_sha256: str
+    patched: bool
+    origin: str
+
+
+@dataclass
+class AptEntry:
+    """One apt source entry, from deb822 or one-line format."""
+
+    types: list[str]
+    uris: list[str]
+    suites: list[str]
+    components: list[str]
+    options: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- utils
+
+
+def log(message: str) -> None:
+    """Print a progress message to stderr."""
+    print(f"[itk_static] {message}", file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Abort with a user-facing message."""
+    raise SuperbuildError(message)
+
+
+def cache_root() -> Path:
+    """Return the cache root directory (not created)."""
+    explicit = os.environ.get("ITK_TAG_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return (Path(xdg).expanduser() / "itk-tag").resolve()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive fcntl lock on ``path`` (created if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for lock {path} (another build is running)")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def scratch_dir(cache: Path, purpose: str) -> Iterator[Path]:
+    """Yield a fresh directory under ``<cache>/tmp``; always removed afterwards."""
+    base = cache / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{purpose}-{os.getpid()}-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_stale_tmp(cache: Path) -> None:
+    """Remove leftovers of killed runs (scratch dirs older than two days)."""
+    base = cache / "tmp"
+    if not base.is_dir():
+        return
+    cutoff = time.time() - STALE_TMP_SECONDS
+    for entry in base.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.lstat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """Return the hex SHA-256 of a string (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run(
+    cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
+    """Run a command with its output on stderr; raise SuperbuildError on failure."""
+    log("$ " + " ".join(cmd))
+    sys.stderr.flush()
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr, check=False)
+    except FileNotFoundError:
+        fail(f"{cmd[0]!r} not found on PATH")
+    if proc.returncode != 0:
+        fail(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
+
+
+def write_json(path: Path, data: dict[str, object]) -> None:
+    """Write pretty JSON with a trailing newline."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def publish(staged: Path, final: Path) -> None:
+    """Atomically move a finished directory into place (first writer wins)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staged.rename(final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        log(f"{final} appeared meanwhile; keeping it")
+
+
+# ------------------------------------------------------------------ apt sources
+
+
+def parse_deb822(text: str) -> list[dict[str, str]]:
+    """Parse deb822 stanzas; keys are lower-cased, continuation lines kept raw."""
+    stanzas: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    key = ""
+    for raw in [*text.splitlines(), ""]:
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if current:
+                stanzas.append(current)
+            current, key = {}, ""
+        elif raw[0] in " \t":
+            if key:
+                current[key] += "\n" + raw
+        else:
+            name, sep, value = raw.partition(":")
+            if sep:
+                key = name.strip().lower()
+                current[key] = value.strip()
+    return stanzas
+
+
+def entry_from_stanza(stanza: dict[str, str]) -> AptEntry | None:
+    """Turn a deb822 stanza into an AptEntry (None if disabled or incomplete)."""
+    if stanza.get("enabled", "yes").strip().lower() in ("no", "false", "0"):
+        return None
+    lists = {
+        k: stanza.get(k, "").split() for k in ("types", "uris", "suites", "components")
+    }
+    if not all(lists.values()):
+        return None
+    options = {k: v for k, v in stanza.items() if k not in DEB822_NOT_COPIED}
+    return AptEntry(
+        lists["types"], lists["uris"], lists["suites"], lists["components"], options
+    )
+
+
+def parse_one_line(text: str) -> list[AptEntry]:
+    """Parse one-line ``deb [opts] uri suite component...`` entries."""
+    entries: list[AptEntry] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        options: dict[str, str] = {}
+        match = re.match(
+            r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line
+        )
+        if not match:
+            continue
+        kind, opts, uri, suite, comps = match.groups()
+        for opt in (opts or "").split():
+            name, sep, value = opt.partition("=")
+            if (
+                sep
+                and not name.endswith(("+", "-"))
+                and name not in ("arch", "lang", "target")
+            ):
+                options[name.lower()] = value.replace(",", " ")
+        entries.append(AptEntry([kind], [uri], [suite], comps.split(), options))
+    return entries
+
+
+def read_apt_entries(etc: Path = Path("/etc/apt")) -> list[AptEntry]:
+    """Read the machine's apt sources in apt's own order."""
+    entries: list[AptEntry] = []
+    main_list = etc / "sources.list"
+    if main_list.is_file():
+        entries += parse_one_line(
+            main_list.read_text(encoding="utf-8", errors="replace")
+        )
+    parts = etc / "sources.list.d"
+    for path in sorted(parts.glob("*")) if parts.is_dir() else []:
+        text = (
+            path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        )
+        if path.suffix == ".list":
+            entries += parse_one_line(text)
+        elif path.suffix == ".sources":
+            entries += [e for e in map(entry_from_stanza, parse_deb822(text)) if e]
+    return entries
+
+
+def pick_debian_main(entries: Sequence[AptEntry]) -> AptEntry:
+    """Choose the entry serving ``bookworm main`` (the Debian main archive)."""
+
+    def rank(entry: AptEntry) -> int:
+        signed_by = entry.options.get("signed-by", "")
+        if "debian-archive-keyring" in signed_by:
+            return 0
+        return 1 if not signed_by else 2
+
+    candidates = [
+        e
+        for e in entries
+        if DEBIAN_SUITE in e.suites
+        and DEBIAN_COMPONENT in e.components
+        and {"deb", "deb-src"} & set(e.types)
+        and not any(u.startswith("cdrom:") for u in e.uris)
+    ]
+    if not candidates:
+        fail(
+            f"no apt source serving '{DEBIAN_SUITE} {DEBIAN_COMPONENT}' found in "
+            "/etc/apt; set ITK_TAG_ITK_SOURCE_DIR to an ITK 5.2.1 or 5.4.x source "
+            "tree instead"
+        )
+    return min(candidates, key=rank)
+
+
+def render_deb_src(entry: AptEntry) -> str:
+    """Render a deb822 ``deb-src`` stanza equivalent to ``entry``."""
+    lines = [
+        "Types: deb-src",
+        "URIs: " + " ".join(entry.uris),
+        f"Suites: {DEBIAN_SUITE}",
+        f"Components: {DEBIAN_COMPONENT}",
+    ]
+    for name, value in entry.options.items():
+        pretty = "-".join(part.capitalize() for part in name.split("-"))
+        lines.append(f"{pretty}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def private_apt_options(
+    root: Path, entry: AptEntry
+) -> tuple[list[str], dict[str, str]]:
+    """Create a private apt configuration under ``root``; return options and env."""
+    etc = root / "etc"
+    for sub in ("sources.list.d", "preferences.d"):
+        (etc / sub).mkdir(parents=True)
+    for sub in ("state/lists/partial", "cache/archives/partial"):
+        (root / sub).mkdir(parents=True)
+    (etc / "sources.list").write_text("", encoding="utf-8")
+    (etc / "sources.list.d" / "itk-tag.sources").write_text(
+        render_deb_src(entry), "utf-8"
+    )
+    # apt reads APT_CONFIG, then apt.conf.d, then Dir::Etc::main: the latter
+    # drops the host's update hooks while keeping its proxy/auth settings.
+    host_main = Path("/etc/apt/apt.conf")
+    include = f'#include "{host_main}";\n' if host_main.is_file() else ""
+    clears = "".join(
+        f"#clear {hook};\n"
+        for hook in (
+            "APT::Update::Pre-Invoke",
+            "APT::Update::Post-Invoke",
+            "APT::Update::Post-Invoke-Success",
+        )
+    )
+    (etc / "main.conf").write_text(include + clears, encoding="utf-8")
+    (etc / "apt.conf").write_text(f'Dir::Etc::main "{etc / "main.conf"}";\n', "utf-8")
+    settings = {
+        "Dir::Etc::SourceList": etc / "sources.list",
+        "Dir::Etc::SourceParts": etc / "sources.list.d",
+        "Dir::Etc::Preferences": etc / "preferences",
+        "Dir::Etc::PreferencesParts": etc / "preferences.d",
+        "Dir::State": root / "state",
+        "Dir::State::Lists": root / "state" / "lists",
+        "Dir::Cache": root / "cache",
+        "Acquire::Languages": "none",
+    }
+    if os.geteuid() == 0:
+        settings["APT::Sandbox::User"] = "root"  # private dirs are root-only
+    options = [f"-o{name}={value}" for name, value in settings.items()]
+    env = {**os.environ, "APT_CONFIG": str(etc / "apt.conf"), "LC_ALL": "C"}
+    return ["-q", *options], env
+
+
+def verify_tarball(path: Path) -> bool:
+    """Check the orig tarball's size and SHA-256."""
+    if path.stat().st_size != ORIG_SIZE:
+        log(f"{path.name}: size {path.stat().st_size} != {ORIG_SIZE}")
+        return False
+    digest = sha256_file(path)
+    if digest != ORIG_SHA256:
+        log(f"{path.name}: SHA-256 {digest} != {ORIG_SHA256}")
+        return False
+    return True
+
+
+def apt_download(cache: Path, dest_dir: Path) -> Path:
+    """Fetch the orig tarball with ``apt-get source --download-only``."""
+    if shutil.which("apt-get") is None:
+        fail(
+            "apt-get is not available; set ITK_TAG_ITK_SOURCE_DIR to an ITK source tree"
+        )
+    entry = pick_debian_main(read_apt_entries())
+    log(f"deriving deb-src from the apt entry for {DEBIAN_SUITE}/{DEBIAN_COMPONENT}")
+    with scratch_dir(cache, "apt") as root:
+        options, env = private_apt_options(root, entry)
+        started = time.monotonic()
+        run(["apt-get", *options, "update"], env=env)
+        download = root / "download"
+        download.mkdir()
+        spec = f"{DEBIAN_PACKAGE}={DEBIAN_VERSION}"
+        run(
+            ["apt-get", *options, "source", "--download-only", spec],
+            cwd=download,
+            env=env,
+        )
+        found = sorted(download.glob(ORIG_GLOB))
+        if not found:
+            fail(f"apt-get source did not produce {ORIG_GLOB}")
+        log(f"apt download took {time.monotonic() - started:.1f} s")
+        if not verify_tarball(found[0]):
+            fail(f"{found[0].name} failed verification (expected {ORIG_SHA256})")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        final = dest_dir / found[0].name
+        shutil.move(str(found[0]), str(final))
+        return final
+
+
+def cached_tarball(downloads: Path) -> Path | None:
+    """Return a verified orig tarball from the cache, deleting a corrupt one."""
+    for path in sorted(downloads.glob(ORIG_GLOB)) if downloads.is_dir() else []:
+        if path.name.endswith(".partial"):
+            continue
+        if verify_tarball(path):
+            return path
+        log(f"removing corrupt {path}")
+        path.unlink()
+    return None
+
+
+# ---------------------------------------------------------------- subset files
+
+
+def in_subset(rel: PurePosixPath) -> bool:
+    """Tell whether a source-relative path belongs to the needed subset."""
+    text = rel.as_posix()
+    if any(text == p or text.startswith(p + "/") for p in EXCLUDED_PATHS):
+        return False
+    return any(text == p or text.startswith(p + "/") for p in SUBSET_PATHS)
+
+
+def member_relpath(name: str) -> PurePosixPath | None:
+    """Return a tar member's path below the top folder, rejecting traversal."""
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts:
+        fail(f"refusing unsafe tar member {name!r}")
+    parts = path.parts[1:]
+    return PurePosixPath(*parts) if parts else None
+
+
+def write_member(stream: IO[bytes], target: Path, mode: int) -> None:
+    """Write a regular file from a tar stream with sane permissions."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    target.chmod(0o755 if mode & 0o111 else 0o644)
+
+
+def extract_subset(tarball: Path, dest: Path) -> None:
+    """Stream the tarball once and extract only the subset's regular files."""
+    count = 0
+    with tarfile.open(tarball, mode="r|*") as archive:
+        for member in archive:
+            rel = member_relpath(member.name)
+            if rel is None or not in_subset(rel):
+                continue
+            if member.isdir():
+                continue
+            if not member.isfile():
+                log(f"skipping non-regular member {member.name}")
+                continue
+            stream = archive.extractfile(member)
+            if stream is not None:
+                write_member(stream, dest / rel, member.mode)
+                count += 1
+    log(f"extracted {count} files")
+
+
+def iter_subset_files(root: Path) -> Iterator[PurePosixPath]:
+    """Yield the subset's files of a source tree, sorted, relative to ``root``."""
+    found: list[PurePosixPath] = []
+    for top in SUBSET_PATHS:
+        start = root / top
+        if start.is_file():
+            found.append(PurePosixPath(top))
+            continue
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            rel_dir = Path(dirpath).relative_to(root).as_posix()
+            found += [PurePosixPath(rel_dir, name) for name in filenames]
+    yield from sorted(p for p in found if in_subset(p))
+
+
+def hash_subset(root: Path) -> str:
+    """Hash the subset's relative paths and contents."""
+    digest = hashlib.sha256()
+    for rel in iter_subset_files(root):
+        digest.update(rel.as_posix().encode() + b"\0")
+        digest.update(sha256_file(root / rel).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def copy_subset(src: Path, dest: Path) -> None:
+    """Copy the subset of a source tree (following symlinks) into ``dest``."""
+    count = 0
+    for rel in iter_subset_files(src):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / rel, target)
+        count += 1
+    log(f"copied {count} files")
+
+
+def check_required(root: Path, origin: str) -> None:
+    """Fail unless the tree has the paths the build cannot do without."""
+    missing = [p for p in REQUIRED_PATHS if not (root / p).exists()]
+    if missing:
+        fail(f"{origin} is not a usable ITK source tree (missing {', '.join(missing)})")
+
+
+# ---------------------------------------------------------------------- patching
+
+
+def parse_patch(text: str) -> list[tuple[str, list[tuple[int, list[str], list[str]]]]]:
+    """Parse a unified diff into (path, [(old_start, old_lines, new_lines)])."""
+    files: list[tuple[str, list[tuple[int, list[str], list[str]]]]] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if line.startswith("+++ "):
+            path = line[4:].split("\t")[0].strip()
+            files.append((path.split("/", 1)[1], []))  # -p1
+            continue
+        header = re.match(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", line)
+        if not header or not files:
+            continue
+        old_left = int(header.group(2) or 1)
+        new_left = int(header.group(4) or 1)
+        old: list[str] = []
+        new: list[str] = []
+        while old_left or new_left:
+            body = lines[index]
+            index += 1
+            tag, content = (body[:1], body[1:]) if body else (" ", "")
+            if tag == "\\":  # "\ No newline at end of file"
+                continue
+            if tag in " -":
+                old.append(content)
+                old_left -= 1
+            if tag in " +":
+                new.append(content)
+                new_left -= 1
+        files[-1][1].append((int(header.group(1)), old, new))
+    return files
+
+
+def apply_patch(root: Path, patch_text: str) -> None:
+    """Apply a unified diff (exact context, any offset) below ``root``."""
+    for rel, hunks in parse_patch(patch_text):
+        path = root / rel
+        lines = path.read_text(encoding="utf-8").split("\n")
+        offset = 0
+        for start, old, new in hunks:
+            expected = max(start - 1 + offset, 0)
+            positions = [
+                i
+                for i in range(len(lines) - len(old) + 1)
+                if lines[i : i + len(old)] == old
+            ]
+            if not positions:
+                fail(
+                    f"patch does not apply to {rel} (hunk at line {start}); "
+                    "is this ITK 5.2.x?"
+                )
+            best = min(positions, key=lambda i: abs(i - expected))
+            lines[best : best + len(old)] = new
+            offset += len(new) - len(old)
+        path.write_text("\n".join(lines), encoding="utf-8")
+        log(f"patched {rel}")
+
+
+# ---------------------------------------------------------------- ITK sources
+
+
+def read_itk_version(root: Path) -> str:
+    """Read MAJOR.MINOR.PATCH from ``CMake/itkVersion.cmake``."""
+    text = (root / "CMake" / "itkVersion.cmake").read_text(encoding="utf-8")
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        match = re.search(rf'set\(\s*ITK_VERSION_{part}\s+"?(\d+)', text)
+        if not match:
+            fail(f"cannot read ITK_VERSION_{part} from {root}/CMake/itkVersion.cmake")
+        parts.append(match.group(1))
+    return ".".join(parts)
+
+
+def needs_equal_patch(root: Path) -> bool:
+    """Tell whether MetaDataObjectBase lacks ITK 5.4's ``Equal`` virtual."""
+    header = (root / METADATA_BASE_HEADER).read_text(encoding="utf-8")
+    return EQUAL_VIRTUAL_RE.search(header) is None
+
+
+def patch_text() -> str:
+    """Return the back-port patch shipped next to this script."""
+    if not PATCH_FILE.is_file():
+        fail(f"missing {PATCH_FILE}")
+    return PATCH_FILE.read_text(encoding="utf-8")
+
+
+def finish_source(staged: Path, source_sha256: str, origin: str) -> dict[str, object]:
+    """Patch a freshly copied subset if needed and describe it."""
+    check_required(staged, origin)
+    patched = needs_equal_patch(staged)
+    if patched:
+        apply_patch(staged, patch_text())
+        if needs_equal_patch(staged):
+            fail("patch applied but MetaDataObjectBase still lacks Equal()")
+    info: dict[str, object] = {
+        "itk_version": read_itk_version(staged),
+        "source_sha256": source_sha256,
+        "patched": patched,
+        "origin": origin,
+    }
+    write_json(staged / SOURCE_INFO, info)
+    return info
+
+
+def load_prepared(root: Path) -> PreparedSource | None:
+    """Load a prepared source folder from the cache, if complete."""
+    info_path = root / SOURCE_INFO
+    if not info_path.is_file():
+        return None
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    return PreparedSource(
+        root=root,
+        version=str(info["itk_version"]),
+        source_sha256=str(info["source_sha256"]),
+        patched=bool(info["patched"]),
+        origin=str(info["origin"]),
+    )
+
+
+def prepare_from_dir(cache: Path, src: Path) -> PreparedSource:
+    """Copy (and patch) the subset of a user-supplied source tree."""
+    if not src.is_dir():
+        fail(f"ITK_TAG_ITK_SOURCE_DIR={src} is not a directory")
+    check_required(src, f"ITK_TAG_ITK_SOURCE_DIR={src}")
+    patch_id = sha256_text(patch_text())[:12] if needs_equal_patch(src) else "none"
+    source_sha = hash_subset(src)
+    final = cache / "sources" / f"dir-{source_sha[:16]}-p{patch_id}"
+    prepared = load_prepared(final)
+    if prepared:
+        return prepared
+    with file_lock(cache / ".lock"):
+        prepared = load_prepared(final)
+        if prepared:
+            return prepared
+        log(f"copying the ITK subset of {src}")
+        with scratch_dir(cache, "source") as tmp:
+            copy_subset(src, tmp / "src")
+            finish_source(tmp / "src", source_sha, str(src))
+            publish(tmp / "src", final)
+    return load_prepared(final) or fail(f"could not prepare {final}")
+
+
+def prepare_from_debian(cache: Path) -> PreparedSource:
+    """Extract (and patch) the subset of Debian's tarball, fetching it if needed."""
+    final = (
+        cache / "sources" / f"deb-{ORIG_SHA256[:16]}-p{sha256_text(patch_text())[:12]}"
+    )
+    prepared = load_prepared(final)
+    if prepared:
+        return prepared
+    with file_lock(cache / ".lock"):
+        prepared = load_prepared(final)
+        if prepared:
+            return prepared
+        downloads = cache / "downloads"
+        tarball = cached_tarball(downloads)
+        if tarball is None:
+            log(f"fetching Debian source package {DEBIAN_PACKAGE} {DEBIAN_VERSION}")
+            try:
+                tarball = apt_download(cache, downloads)
+            except SuperbuildError as error:
+                fail(f"{error}\n{NO_SOURCE_HINT}")
+        log(f"extracting the ITK subset of {tarball.name}")
+        started = time.monotonic()
+        with scratch_dir(cache, "source") as tmp:
+            extract_subset(tarball, tmp / "src")
+            finish_source(
+                tmp / "src", ORIG_SHA256, f"debian:{DEBIAN_PACKAGE}={DEBIAN_VERSION}"
+            )
+            publish(tmp / "src", final)
+        log(f"extract + patch took {time.monotonic() - started:.1f} s")
+    return load_prepared(final) or fail(f"could not prepare {final}")
+
+
+def resolve_source(cache: Path) -> PreparedSource:
+    """Find the ITK source: env dir, then the cache, then apt."""
+    explicit = os.environ.get("ITK_TAG_ITK_SOURCE_DIR")
+    if explicit:
+        return prepare_from_dir(cache, Path(explicit).expanduser().resolve())
+    return prepare_from_debian(cache)
+
+
+# ------------------------------------------------------------------------ build
+
+
+def configure_flags(abi: str) -> list[str]:
+    """CMake arguments for the ITK build (without source, build or prefix)."""
+    return [
+        "-GNinja",
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DCMAKE_CXX_FLAGS={ABI_DEFINES[abi]}",
+        "-DBUILD_SHARED_LIBS=OFF",
+        "-DBUILD_TESTING=OFF",
+        "-DBUILD_EXAMPLES=OFF",
+        "-DITK_BUILD_DEFAULT_MODULES=OFF",
+        "-DITKGroup_Core=OFF",
+        "-DModule_ITKIOImageBase=ON",
+        "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+        "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
+        "-DCMAKE_C_VISIBILITY_PRESET=hidden",
+        "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
+        "-DCMAKE_POLICY_VERSION_MINIMUM=3.5",
+        "-DITK_WRAPPING=OFF",
+        "-DITK_USE_KWSTYLE=OFF",
+        "-DITK_DYNAMIC_LOADING=OFF",
+    ]
+
+
+def compiler_identity() -> str:
+    """First line of ``$CXX --version`` (part of the install key)."""
+    compiler = os.environ.get("CXX") or "c++"
+    try:
+        out = subprocess.run(
+            [compiler, "--version"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return "unknown"
+    return (out.splitlines() or ["unknown"])[0]
+
+
+def install_dir(
+    cache: Path, source: PreparedSource, abi: str, flags: list[str]
+) -> Path:
+    """Cache folder of the install for (source, ABI, flags + patch)."""
+    key = {
+        "schema": SCHEMA,
+        "source_sha256": source.source_sha256,
+        "patch_sha256": sha256_text(patch_text()) if source.patched else None,
+        "abi": abi,
+        "flags": flags,
+        "compiler": compiler_identity(),
+        "env": {name: os.environ.get(name, "") for name in KEYED_ENV},
+    }
+    digest = sha256_text(json.dumps(key, sort_keys=True))[:16]
+    return cache / "installs" / f"itk-{source.version}-{abi}-{digest}"
+
+
+def itk_dir(install: Path, version: str) -> Path:
+    """Return the folder with ITKConfig.cmake inside an install prefix."""
+    major_minor = ".".join(version.split(".")[:2])
+    return install / "lib" / "cmake" / f"ITK-{major_minor}"
+
+
+def is_complete(install: Path, version: str) -> bool:
+    """Tell whether an install folder was published by a finished build."""
+    marker = install / SOURCE_INFO
+    return (
+        marker.is_file() and (itk_dir(install, version) / "ITKConfig.cmake").is_file()
+    )
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything one ITK build needs."""
+
+    source: PreparedSource
+    abi: str
+    flags: list[str]
+    install: Path
+    jobs: int
+
+
+def build_install(cache: Path, plan: BuildPlan) -> None:
+    """Configure, build and install ITK into a staging dir, then publish it."""
+    source, install = plan.source, plan.install
+    with scratch_dir(cache, f"build-{plan.abi}") as tmp:
+        build, stage = tmp / "build", tmp / "stage"
+        prefix = f"-DCMAKE_INSTALL_PREFIX={install}"
+        started = time.monotonic()
+        run(["cmake", "-S", str(source.root), "-B", str(build), *plan.flags, prefix])
+        configured = time.monotonic()
+        run(["cmake", "--build", str(build), "--parallel", str(plan.jobs)])
+        built = time.monotonic()
+        # DESTDIR staging keeps the final prefix in the installed files.
+        stage_env = {**os.environ, "DESTDIR": str(stage)}
+        run(["cmake", "--install", str(build)], env=stage_env)
+        staged = Path(str(stage) + str(install))
+        config = itk_dir(staged, source.version) / "ITKConfig.cmake"
+        if not config.is_file():
+            fail(f"the ITK install has no {config.relative_to(staged)}")
+        info: dict[str, object] = {
+            "itk_version": source.version,
+            "abi": plan.abi,
+            "patched": source.patched,
+            "source_sha256": source.source_sha256,
+            "origin": source.origin,
+            "cxx_flags": ABI_DEFINES[plan.abi],
+        }
+        write_json(staged / SOURCE_INFO, info)
+        publish(staged, install)
+        log(
+            f"ITK {source.version} ({plan.abi} ABI): "
+            f"configure {configured - started:.0f} s, "
+            f"build {built - configured:.0f} s, "
+            f"install {time.monotonic() - built:.0f} s"
+        )
+
+
+def ensure_install(cache: Path, abi: str, jobs: int) -> Path:
+    """Return the ITK_DIR for ``abi``, building ITK first if it is not cached."""
+    source = resolve_source(cache)
+    flags = configure_flags(abi)
+    install = install_dir(cache, source, abi, flags)
+    if is_complete(install, source.version):
+        log(f"using cached ITK {source.version} ({abi} ABI) at {install}")
+        return itk_dir(install, source.version)
+    with file_lock(install.parent / f".{install.name}.lock"):
+        if not is_complete(install, source.version):
+            if install.exists():
+                fail(f"{install} exists but is incomplete; remove it and retry")
+            log(f"building ITK {source.version} for the {abi} ABI into {install}")
+            build_install(cache, BuildPlan(source, abi, flags, install, jobs))
+    return itk_dir(install, source.version)
+
+
+# ------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs"
+    )
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    return args
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into SystemExit so scratch dirs are cleaned up."""
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: print the ITK_DIR as the last stdout line."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    cache = cache_root()
+    cache.mkdir(parents=True, exist_ok=True)
+    sweep_stale_tmp(cache)
+    try:
+        result = ensure_install(cache, args.abi, args.jobs)
+    except SuperbuildError as error:
+        log(f"error: {error}")
+        return 1
+    print(result, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
