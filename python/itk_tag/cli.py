@@ -1,0 +1,306 @@
+"""The ``itk-tag`` command line: a thin layer over :mod:`itk_tag`'s functions.
+
+Exit codes: 0 success, 1 some file failed (or, for ``check``, the grids
+differ), 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from . import batch
+from .conversion import Outcome, convert, reason_of
+from .description import format_info, info
+from .dicom import ReferenceImageError
+from .formats import normalize_format
+from .geometry import Tolerance
+from .labels import LabelsError, load_labels
+from .plan import UsageError
+from .plugins import plugin_path
+from .reference import check
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+LABELS_HELP = (
+    "label names and colours: 'alberta' (1 muscle, 2 IMAT, 5 VAT, 7 SAT), or a .json file "
+    '({"1": "muscle", "7": {"name": "SAT", "color": "#00FFFF"}}) or a .csv file (value,name[,#RRGGBB] rows); '
+    "labels without a name are called 'Label N'"
+)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
+def _format_name(text: str) -> str:
+    try:
+        return normalize_format(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _tolerance(args: argparse.Namespace) -> Tolerance:
+    return Tolerance(
+        origin=args.origin_tolerance, direction=args.direction_tolerance, spacing=args.spacing_tolerance
+    )
+
+
+def _tolerance_options() -> argparse.ArgumentParser:
+    default = Tolerance()
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("geometry tolerances (tag vs reference image)")
+    group.add_argument(
+        "--origin-tolerance",
+        type=_non_negative_float,
+        default=default.origin,
+        metavar="MM",
+        help="largest distance between the tag's and the reference's slice positions, "
+        f"in mm (default {default.origin:g})",
+    )
+    group.add_argument(
+        "--direction-tolerance",
+        type=_non_negative_float,
+        default=default.direction,
+        metavar="X",
+        help=f"largest difference of a row/column direction component (default {default.direction:g})",
+    )
+    group.add_argument(
+        "--spacing-tolerance",
+        type=_non_negative_float,
+        default=default.spacing,
+        metavar="REL",
+        help=f"largest relative difference of the in-plane pixel spacing (default {default.spacing:g})",
+    )
+    return options
+
+
+def _plugin_path(args: argparse.Namespace) -> int:
+    print(plugin_path(args.abi))
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    labels = load_labels(args.labels)
+    for path in args.files:
+        try:
+            description = info(path, labels)
+        except (OSError, ValueError) as error:
+            reason = reason_of(error)
+            print(reason if path in reason else f"{path}: {reason}", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        print(json.dumps(description) if args.json else format_info(description), flush=True)
+    return status
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        result = check(args.tag, args.reference or "auto", _tolerance(args))
+    except (OSError, ValueError) as error:
+        reason = reason_of(error)
+        print(reason if args.tag in reason else f"{args.tag}: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(result.to_dict()) if args.json else result.report())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _convert(args: argparse.Namespace) -> int:
+    def show(outcome: Outcome) -> None:
+        if outcome.status == "failed":
+            batch.note(f"error: {outcome.message()}")
+        elif args.verbose:
+            batch.note(f"{outcome.status}: {outcome.source} -> {outcome.destination}")
+            for note in outcome.notes:
+                batch.note(f"  note: {note}")
+
+    report = convert(
+        args.inputs,
+        args.output,
+        format=args.format,
+        reference=args.reference,
+        labels=args.labels,
+        tolerance=_tolerance(args),
+        force=args.force,
+        overwrite=args.overwrite,
+        jobs=args.jobs,
+        progress=args.progress,
+        on_outcome=show,
+    )
+    print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of ``itk-tag``, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="itk-tag",
+        description="sliceOmatic .tag segmentation files for ITK, SimpleITK and numpy: inspect them, "
+        "convert them (aligned exactly to their DICOM) to NRRD, Slicer .seg.nrrd, NIfTI, MetaImage, "
+        "and write .tag files. Exit codes: 0 success, 1 a file failed or (check) the grids differ, "
+        "2 usage error.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    tolerances = _tolerance_options()
+
+    described = commands.add_parser(
+        "info",
+        help="describe tag files: header, geometry, labels with voxel counts, areas, volumes",
+        description="Print each tag file's header keywords, size, pixel type, spacing, origin, "
+        "direction, header size in bytes, and every label value (0 excepted) with its voxel count, "
+        "area (mm², voxels x inc_x x inc_y) and volume (mm³, area x epais).",
+    )
+    described.add_argument("files", nargs="+", metavar="FILE", help="a .tag file")
+    described.add_argument(
+        "--json", action="store_true", help="print one JSON object per file, one per line (JSON Lines)"
+    )
+    described.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
+    described.set_defaults(run=_info)
+
+    converted = commands.add_parser(
+        "convert",
+        parents=[tolerances],
+        help="convert tag files to .nrrd/.seg.nrrd/.nii.gz/.mha, or label images to .tag",
+        description="Convert tag files -- or, with the .tag format, label images (.nrrd, .seg.nrrd, "
+        ".nii, .nii.gz, .mha, .mhd) -- given as files or folders (searched recursively). Each output "
+        "appears whole or not at all (written to a temporary file, then renamed); existing outputs "
+        "are kept unless --overwrite; inputs are never modified. A failing file is reported as "
+        "'path: reason' and the others go on; a summary ends the run.",
+    )
+    converted.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="a file, or a folder to search recursively"
+    )
+    converted.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the output file (for one input file; its extension gives the format) or folder "
+        "(file inputs go into it, folder inputs are mirrored in it)",
+    )
+    converted.add_argument(
+        "--format",
+        type=_format_name,
+        metavar="FORMAT",
+        help="output format when OUT is a folder: nrrd (default), seg.nrrd (3D Slicer segmentation, one "
+        "named, coloured segment per label), nii.gz, nii, mha, or tag",
+    )
+    converted.add_argument(
+        "--reference",
+        default=None,
+        metavar="auto|PATH|none",
+        help="put each tag on the exact grid of the image it was drawn on: 'auto' finds it beside the tag "
+        "(name.dcm.tag -> name.dcm; name.tag -> name, a file or a DICOM series folder, or name.dcm), "
+        "PATH is one DICOM file, DICOM series folder or image for every input; the grids must agree within "
+        "the tolerances, else the file is reported and skipped. 'none' (default) keeps the tag's own "
+        "4-decimal grid, which ITK filters reject next to the DICOM",
+    )
+    converted.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
+    converted.add_argument(
+        "--force",
+        action="store_true",
+        help="write a tag on its reference's grid even when the geometries differ beyond tolerance "
+        "(never when the sizes differ)",
+    )
+    converted.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    converted.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="convert in N worker processes (default 1)",
+    )
+    bar = converted.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar with ETA on stderr (default: when stderr is a terminal)",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    converted.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="report every file, and geometry notes, not only failures",
+    )
+    converted.set_defaults(run=_convert)
+
+    checked = commands.add_parser(
+        "check",
+        parents=[tolerances],
+        help="compare a tag's geometry with its DICOM's",
+        description="Compare a tag's grid with its reference image's, as convert --reference does: "
+        "size, the position of every slice, in-plane spacing, row and column directions (with one slice, "
+        "the slice axis places no voxel and is not compared). Exit code 0 when they agree, 1 otherwise.",
+    )
+    checked.add_argument("tag", metavar="TAG", help="a .tag file")
+    checked.add_argument(
+        "reference",
+        nargs="?",
+        metavar="DICOM",
+        help="its DICOM file, DICOM series folder or image "
+        "(default: found beside the tag, as with --reference auto)",
+    )
+    checked.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
+    checked.set_defaults(run=_check)
+
+    plugin = commands.add_parser(
+        "plugin-path",
+        help="print the folder to put on ITK_AUTOLOAD_PATH",
+        description="Print the folder holding the itk-tag ITK plugin, for ITK programs that load "
+        "ITK_AUTOLOAD_PATH (C++ tools, 3D Slicer, SimpleITK started by hand).",
+    )
+    plugin.add_argument(
+        "--abi",
+        choices=("old", "new"),
+        help="libstdc++ ABI of the host: old for SimpleITK wheels, new for others "
+        "(default: that of the installed SimpleITK)",
+    )
+    plugin.set_defaults(run=_plugin_path)
+    return parser
+
+
+def _exit_on_signal(signal_number: int, _frame: object) -> None:
+    # Unwinding (not dying) removes the temporary file of an output being written.
+    raise SystemExit(128 + signal_number)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``itk-tag`` with ``argv`` (default: the process arguments); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return args.run(args)
+    except (UsageError, LabelsError) as error:
+        parser.error(str(error))
+    except ReferenceImageError as error:
+        print(f"itk-tag: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("itk-tag: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

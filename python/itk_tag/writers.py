@@ -1,0 +1,33 @@
+"""Writing a mask in one of the output formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .dicom import itk_reason
+from .image import to_image
+from .keywords import carried_keywords
+from .labels import LabelTable
+from .segnrrd import write_segmentation
+from .sources import Mask
+
+
+def write_mask(mask: Mask, path: Path, output_format: str, labels: LabelTable) -> None:
+    """Write ``mask`` to ``path`` (which need not end like the format) in ``output_format``.
+
+    ``.seg.nrrd`` gets one named, coloured segment per label; ``.tag`` goes
+    through the C++ writer (itk::TagImageIO, via SimpleITK); the others through
+    SimpleITK, compressed. Carried keywords (uid, chksum, ...) become metadata
+    fields where the format keeps them (NRRD, MetaImage, .tag).
+    """
+    keywords = carried_keywords(mask.keywords)
+    if output_format == "seg.nrrd":
+        write_segmentation(path, mask.voxels, mask.grid, labels, keywords)
+        return
+    import SimpleITK
+
+    image = to_image(mask.voxels, mask.grid, keywords)
+    try:
+        SimpleITK.WriteImage(image, str(path), useCompression=output_format != "tag")
+    except RuntimeError as error:
+        raise ValueError(f"cannot write {output_format}: {itk_reason(error)}") from error

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job on the bundled sample data: install itk-tag, then convert the
+# sample .tag masks to Slicer segmentations (.seg.nrrd) on their DICOM's grid.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+out="${1:-$ITK_TAG_ROOT/out/samples}"
+itk_tag_log "itk-tag convert test/data --reference auto --labels alberta -o $out --format seg.nrrd"
+"$ITK_TAG_VENV/bin/itk-tag" convert "$ITK_TAG_ROOT/test/data" --reference auto --labels alberta \
+  --format seg.nrrd --overwrite -o "$out"
+"$ITK_TAG_VENV/bin/itk-tag" info "$ITK_TAG_ROOT"/test/data/*.tag

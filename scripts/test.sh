@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test, from a fresh machine: installs what is needed (Debian's ITK 5.2
+# for the C++ suite, clang for the fuzzer, itk-tag itself into ./.venv), then
+# runs the C++ tests (ctest), the Python tests (pytest) and a fuzz smoke run.
+set -euo pipefail
+ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev" ITK_TAG_PIP_EXTRAS="[test]" \
+  source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+export PATH="$ITK_TAG_VENV/bin:$PATH"
+cd "$ITK_TAG_ROOT"
+
+itk_tag_log "C++: build against the system ITK and run ctest"
+cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/ctest
+ctest --test-dir build/ctest --output-on-failure
+
+itk_tag_log "Python: pytest"
+python -m pytest -q

@@ -1,0 +1,116 @@
+"""Shared fixtures: the real sample files, generated tag files, and a runner
+for code that must run in a fresh Python process (import order matters to
+SimpleITK, and a crash must fail a test, not the test run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+REAL_TAGS = {
+    "sandbox-test01.dcm.tag": "sandbox-test01.dcm",
+    "barbell2-10.tag": "barbell2-10.dcm",
+}
+
+
+@dataclass
+class TagSpec:
+    """What a generated tag file holds; the test computes expectations from it."""
+
+    name: str
+    size: tuple[int, int, int]
+    dtype: type = np.uint8
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    dir_h: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    dir_v: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def voxels(self) -> np.ndarray:
+        count = int(np.prod(self.size))
+        if self.dtype == np.uint16:
+            values = (np.arange(count, dtype=np.uint64) * 9973 + 1) % 65536
+            values[-1] = 65535
+        else:
+            values = (np.arange(count, dtype=np.uint64) * 37 + 200) % 256
+        return values.astype(self.dtype).reshape(self.size[::-1])
+
+    def direction(self) -> np.ndarray:
+        h = np.array(self.dir_h) / np.linalg.norm(self.dir_h)
+        v = np.array(self.dir_v) / np.linalg.norm(self.dir_v)
+        n = np.cross(h, v)
+        return np.column_stack([h, v, n / np.linalg.norm(n)])
+
+    def write(self, folder: Path) -> Path:
+        lines = [
+            f"x:{self.size[0]} y:{self.size[1]} z:{self.size[2]} "
+            f"type:{'SHORT' if self.dtype == np.uint16 else 'BYTE'}",
+            " ".join(f"org_{a}:{v:.4f}" for a, v in zip("xyz", self.origin)),
+            f"inc_x:{self.spacing[0]:.4f} inc_y:{self.spacing[1]:.4f} epais:{self.spacing[2]:.4f}",
+            " ".join(f"dir_h_{a}:{v:.4f}" for a, v in zip("xyz", self.dir_h)),
+            " ".join(f"dir_v_{a}:{v:.4f}" for a, v in zip("xyz", self.dir_v)),
+            " ".join(f"{k}:{v}" for k, v in self.extra.items()),
+        ]
+        path = folder / f"{self.name}.tag"
+        path.write_bytes(("\n".join(lines) + "\n\f").encode() + self.voxels().astype("<" + np.dtype(self.dtype).str[1:]).tobytes())
+        return path
+
+
+GENERATED = [
+    TagSpec("short", (7, 3, 2), np.uint16, spacing=(1.25, 1.25, 1.25)),
+    TagSpec(
+        "oblique",
+        (6, 5, 3),
+        origin=(-10.1234, 5.5, 100.0),
+        spacing=(0.8, 0.9, 3.0),
+        dir_h=(0.866, 0.5, 0.0),
+        dir_v=(-0.3536, 0.6124, 0.7071),
+        extra={"uid": "0BADF00D", "chksum": "12345678"},
+    ),
+    TagSpec("multi-slice", (5, 4, 6), origin=(10.0, 20.0, 30.0), spacing=(0.5, 0.5, 2.5)),
+]
+
+
+def raw_voxels(path: Path) -> np.ndarray:
+    """The bytes after the first form feed, shaped by the size the test knows."""
+    data = path.read_bytes()
+    return np.frombuffer(data[data.index(b"\f") + 1 :], dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[TagSpec, Path]]:
+    folder = tmp_path_factory.mktemp("generated")
+    return {spec.name: (spec, spec.write(folder)) for spec in GENERATED}
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
+    """Runs ``code`` in a fresh interpreter with a 4 GiB address-space cap."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", limit + code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+    return Completed(result.returncode, result.stdout, result.stderr)
