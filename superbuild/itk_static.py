@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -55,6 +56,7 @@ DEBIAN_PACKAGE = "insighttoolkit5"
 DEBIAN_VERSION = "5.2.1-5+deb12u1"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_COMPONENT = "main"
+DEBIAN_ITK_VERSION = "5.2.1"
 ORIG_GLOB = "insighttoolkit5_5.2.1.orig.tar.*"
 ORIG_SIZE = 282_723_808
 ORIG_SHA256 = "a267fe9b37921cecbe85aa3f6ca64185c602d7a8ca3f148a705a4971f1b88202"
@@ -75,7 +77,7 @@ SUBSET_PATHS = (
     "Modules/IO/ImageBase",
     "Modules/ThirdParty/DoubleConversion",
     "Modules/ThirdParty/Eigen3",
-    "Modules/ThirdParty/KWIML",  # gone in ITK 5.4, hence optional below
+    "Modules/ThirdParty/KWIML",  # gone in ITK 5.4: only REQUIRED_PATHS must exist
     "Modules/ThirdParty/KWSys",
     "Modules/ThirdParty/VNL",
     "Modules/ThirdParty/VNLInstantiation",
@@ -88,17 +90,11 @@ REQUIRED_PATHS = (
 )
 EXCLUDED_PATHS = ("Modules/Core/Common/test", "Modules/IO/ImageBase/test")
 
-PATCH_FILE = (
-    Path(__file__).resolve().parent
-    / "patches"
-    / "itk-5.2.1-metadataobjectbase-equal.patch"
-)
+PATCH_FILE = Path(__file__).resolve().parent / "patches" / "itk-5.2.1-metadataobjectbase-equal.patch"
 METADATA_BASE_HEADER = "Modules/Core/Common/include/itkMetaDataObjectBase.h"
 EQUAL_VIRTUAL_RE = re.compile(r"Equal\s*\(\s*const\s+MetaDataObjectBase\s*&")
 
 ABI_DEFINES = {"new": "-D_GLIBCXX_USE_CXX11_ABI=1", "old": "-D_GLIBCXX_USE_CXX11_ABI=0"}
-# Environment variables that CMake or the compiler read implicitly.
-KEYED_ENV = ("CC", "CXX", "CFLAGS", "LDFLAGS")
 STALE_TMP_SECONDS = 2 * 24 * 3600
 SOURCE_INFO = "itk-tag-source.json"
 # deb822 fields not carried into the derived deb-src entry (the rest, such as
@@ -128,14 +124,15 @@ class SuperbuildError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class PreparedSource:
-    """An ITK source subset in the cache, patched when needed."""
+class SourceSpec:
+    """An ITK source: its identity, and where its prepared subset lives."""
 
-    root: Path
     version: str
     source_sha256: str
     patched: bool
     origin: str
+    prepared: Path  # <cache>/sources/...: the subset, patched if needed
+    tree: Path | None  # user-supplied tree to copy from; None: Debian tarball
 
 
 @dataclass
@@ -225,18 +222,42 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def run(
-    cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> None:
-    """Run a command with its output on stderr; raise SuperbuildError on failure."""
+def run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Run a command with its output on stderr; raise SuperbuildError on failure.
+
+    The command gets its own process group, so that an interrupted run (Ctrl-C,
+    SIGTERM) stops the whole tree (cmake, ninja, compilers) before cleaning up.
+    """
     log("$ " + " ".join(cmd))
     sys.stderr.flush()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr, check=False)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=sys.stderr, start_new_session=True)
     except FileNotFoundError:
         fail(f"{cmd[0]!r} not found on PATH")
-    if proc.returncode != 0:
-        fail(f"command failed with exit code {proc.returncode}: {' '.join(cmd)}")
+    try:
+        returncode = proc.wait()
+    except BaseException:
+        stop_group(proc)
+        raise
+    if returncode != 0:
+        fail(f"command failed with exit code {returncode}: {' '.join(cmd)}")
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child's process group; SIGKILL what is left after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader so that only live members keep the group
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def write_json(path: Path, data: dict[str, object]) -> None:
@@ -285,15 +306,11 @@ def entry_from_stanza(stanza: dict[str, str]) -> AptEntry | None:
     """Turn a deb822 stanza into an AptEntry (None if disabled or incomplete)."""
     if stanza.get("enabled", "yes").strip().lower() in ("no", "false", "0"):
         return None
-    lists = {
-        k: stanza.get(k, "").split() for k in ("types", "uris", "suites", "components")
-    }
+    lists = {k: stanza.get(k, "").split() for k in ("types", "uris", "suites", "components")}
     if not all(lists.values()):
         return None
     options = {k: v for k, v in stanza.items() if k not in DEB822_NOT_COPIED}
-    return AptEntry(
-        lists["types"], lists["uris"], lists["suites"], lists["components"], options
-    )
+    return AptEntry(lists["types"], lists["uris"], lists["suites"], lists["components"], options)
 
 
 def parse_one_line(text: str) -> list[AptEntry]:
@@ -302,19 +319,13 @@ def parse_one_line(text: str) -> list[AptEntry]:
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         options: dict[str, str] = {}
-        match = re.match(
-            r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line
-        )
+        match = re.match(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
         if not match:
             continue
         kind, opts, uri, suite, comps = match.groups()
         for opt in (opts or "").split():
             name, sep, value = opt.partition("=")
-            if (
-                sep
-                and not name.endswith(("+", "-"))
-                and name not in ("arch", "lang", "target")
-            ):
+            if sep and not name.endswith(("+", "-")) and name not in ("arch", "lang", "target"):
                 options[name.lower()] = value.replace(",", " ")
         entries.append(AptEntry([kind], [uri], [suite], comps.split(), options))
     return entries
@@ -325,14 +336,10 @@ def read_apt_entries(etc: Path = Path("/etc/apt")) -> list[AptEntry]:
     entries: list[AptEntry] = []
     main_list = etc / "sources.list"
     if main_list.is_file():
-        entries += parse_one_line(
-            main_list.read_text(encoding="utf-8", errors="replace")
-        )
+        entries += parse_one_line(main_list.read_text(encoding="utf-8", errors="replace"))
     parts = etc / "sources.list.d"
     for path in sorted(parts.glob("*")) if parts.is_dir() else []:
-        text = (
-            path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-        )
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
         if path.suffix == ".list":
             entries += parse_one_line(text)
         elif path.suffix == ".sources":
@@ -380,9 +387,7 @@ def render_deb_src(entry: AptEntry) -> str:
     return "\n".join(lines) + "\n"
 
 
-def private_apt_options(
-    root: Path, entry: AptEntry
-) -> tuple[list[str], dict[str, str]]:
+def private_apt_options(root: Path, entry: AptEntry) -> tuple[list[str], dict[str, str]]:
     """Create a private apt configuration under ``root``; return options and env."""
     etc = root / "etc"
     for sub in ("sources.list.d", "preferences.d"):
@@ -390,13 +395,11 @@ def private_apt_options(
     for sub in ("state/lists/partial", "cache/archives/partial"):
         (root / sub).mkdir(parents=True)
     (etc / "sources.list").write_text("", encoding="utf-8")
-    (etc / "sources.list.d" / "itk-tag.sources").write_text(
-        render_deb_src(entry), "utf-8"
-    )
+    (etc / "sources.list.d" / "itk-tag.sources").write_text(render_deb_src(entry), "utf-8")
     # apt reads APT_CONFIG, then apt.conf.d, then Dir::Etc::main: the latter
     # drops the host's update hooks while keeping its proxy/auth settings.
-    host_main = Path("/etc/apt/apt.conf")
-    include = f'#include "{host_main}";\n' if host_main.is_file() else ""
+    hosts = [os.environ.get("APT_CONFIG", ""), "/etc/apt/apt.conf"]
+    include = "".join(f'#include "{h}";\n' for h in hosts if h and Path(h).is_file())
     clears = "".join(
         f"#clear {hook};\n"
         for hook in (
@@ -439,9 +442,7 @@ def verify_tarball(path: Path) -> bool:
 def apt_download(cache: Path, dest_dir: Path) -> Path:
     """Fetch the orig tarball with ``apt-get source --download-only``."""
     if shutil.which("apt-get") is None:
-        fail(
-            "apt-get is not available; set ITK_TAG_ITK_SOURCE_DIR to an ITK source tree"
-        )
+        fail("apt-get is not available; set ITK_TAG_ITK_SOURCE_DIR to an ITK source tree")
     entry = pick_debian_main(read_apt_entries())
     log(f"deriving deb-src from the apt entry for {DEBIAN_SUITE}/{DEBIAN_COMPONENT}")
     with scratch_dir(cache, "apt") as root:
@@ -456,7 +457,7 @@ def apt_download(cache: Path, dest_dir: Path) -> Path:
             cwd=download,
             env=env,
         )
-        found = sorted(download.glob(ORIG_GLOB))
+        found = orig_tarballs(download)
         if not found:
             fail(f"apt-get source did not produce {ORIG_GLOB}")
         log(f"apt download took {time.monotonic() - started:.1f} s")
@@ -468,11 +469,15 @@ def apt_download(cache: Path, dest_dir: Path) -> Path:
         return final
 
 
+def orig_tarballs(folder: Path) -> list[Path]:
+    """List the orig tarballs in ``folder`` (not their ``.asc`` signatures)."""
+    found = folder.glob(ORIG_GLOB) if folder.is_dir() else []
+    return sorted(p for p in found if p.is_file() and not p.name.endswith(".asc"))
+
+
 def cached_tarball(downloads: Path) -> Path | None:
     """Return a verified orig tarball from the cache, deleting a corrupt one."""
-    for path in sorted(downloads.glob(ORIG_GLOB)) if downloads.is_dir() else []:
-        if path.name.endswith(".partial"):
-            continue
+    for path in orig_tarballs(downloads):
         if verify_tarball(path):
             return path
         log(f"removing corrupt {path}")
@@ -616,16 +621,9 @@ def apply_patch(root: Path, patch_text: str) -> None:
         offset = 0
         for start, old, new in hunks:
             expected = max(start - 1 + offset, 0)
-            positions = [
-                i
-                for i in range(len(lines) - len(old) + 1)
-                if lines[i : i + len(old)] == old
-            ]
+            positions = [i for i in range(len(lines) - len(old) + 1) if lines[i : i + len(old)] == old]
             if not positions:
-                fail(
-                    f"patch does not apply to {rel} (hunk at line {start}); "
-                    "is this ITK 5.2.x?"
-                )
+                fail(f"patch does not apply to {rel} (hunk at line {start}); is this ITK 5.2.x?")
             best = min(positions, key=lambda i: abs(i - expected))
             lines[best : best + len(old)] = new
             offset += len(new) - len(old)
@@ -661,100 +659,100 @@ def patch_text() -> str:
     return PATCH_FILE.read_text(encoding="utf-8")
 
 
-def finish_source(staged: Path, source_sha256: str, origin: str) -> dict[str, object]:
-    """Patch a freshly copied subset if needed and describe it."""
-    check_required(staged, origin)
-    patched = needs_equal_patch(staged)
-    if patched:
+def finish_source(staged: Path, source: SourceSpec) -> None:
+    """Check and (if needed) patch a fresh subset copy, then describe it."""
+    check_required(staged, source.origin)
+    version = read_itk_version(staged)
+    if version != source.version:
+        fail(f"{source.origin}: found ITK {version}, expected {source.version}")
+    if source.patched:
+        if not needs_equal_patch(staged):
+            fail(f"{source.origin}: MetaDataObjectBase already has Equal()")
         apply_patch(staged, patch_text())
-        if needs_equal_patch(staged):
-            fail("patch applied but MetaDataObjectBase still lacks Equal()")
+    if needs_equal_patch(staged):
+        fail(f"{source.origin}: MetaDataObjectBase still lacks Equal()")
     info: dict[str, object] = {
-        "itk_version": read_itk_version(staged),
-        "source_sha256": source_sha256,
-        "patched": patched,
-        "origin": origin,
+        "itk_version": version,
+        "source_sha256": source.source_sha256,
+        "patched": source.patched,
+        "origin": source.origin,
     }
     write_json(staged / SOURCE_INFO, info)
-    return info
 
 
-def load_prepared(root: Path) -> PreparedSource | None:
-    """Load a prepared source folder from the cache, if complete."""
-    info_path = root / SOURCE_INFO
-    if not info_path.is_file():
-        return None
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    return PreparedSource(
-        root=root,
-        version=str(info["itk_version"]),
-        source_sha256=str(info["source_sha256"]),
-        patched=bool(info["patched"]),
-        origin=str(info["origin"]),
+def fill_subset(cache: Path, source: SourceSpec, dest: Path) -> None:
+    """Put the unpatched subset into ``dest``: copy a tree or extract the tarball."""
+    if source.tree is not None:
+        log(f"copying the ITK subset of {source.tree}")
+        copy_subset(source.tree, dest)
+        return
+    downloads = cache / "downloads"
+    tarball = cached_tarball(downloads)
+    if tarball is None:
+        log(f"fetching Debian source package {DEBIAN_PACKAGE} {DEBIAN_VERSION}")
+        try:
+            tarball = apt_download(cache, downloads)
+        except SuperbuildError as error:
+            fail(f"{error}\n{NO_SOURCE_HINT}")
+    log(f"extracting the ITK subset of {tarball.name}")
+    extract_subset(tarball, dest)
+
+
+def ensure_prepared(cache: Path, source: SourceSpec) -> Path:
+    """Return the prepared (subset, patched) source folder, creating it once."""
+    if (source.prepared / SOURCE_INFO).is_file():
+        return source.prepared
+    with file_lock(cache / ".lock"):
+        if not (source.prepared / SOURCE_INFO).is_file():
+            started = time.monotonic()
+            with scratch_dir(cache, "source") as tmp:
+                fill_subset(cache, source, tmp / "src")
+                finish_source(tmp / "src", source)
+                publish(tmp / "src", source.prepared)
+            log(f"source preparation took {time.monotonic() - started:.1f} s")
+    return source.prepared
+
+
+def patch_id(*, patched: bool) -> str:
+    """Short name of the patch applied (or ``none``)."""
+    return sha256_text(patch_text())[:12] if patched else "none"
+
+
+def source_from_dir(cache: Path, tree: Path) -> SourceSpec:
+    """Describe a user-supplied tree without writing anything."""
+    if not tree.is_dir():
+        fail(f"ITK_TAG_ITK_SOURCE_DIR={tree} is not a directory")
+    check_required(tree, f"ITK_TAG_ITK_SOURCE_DIR={tree}")
+    patched = needs_equal_patch(tree)
+    digest = hash_subset(tree)
+    return SourceSpec(
+        version=read_itk_version(tree),
+        source_sha256=digest,
+        patched=patched,
+        origin=str(tree),
+        prepared=cache / "sources" / f"dir-{digest[:16]}-p{patch_id(patched=patched)}",
+        tree=tree,
     )
 
 
-def prepare_from_dir(cache: Path, src: Path) -> PreparedSource:
-    """Copy (and patch) the subset of a user-supplied source tree."""
-    if not src.is_dir():
-        fail(f"ITK_TAG_ITK_SOURCE_DIR={src} is not a directory")
-    check_required(src, f"ITK_TAG_ITK_SOURCE_DIR={src}")
-    patch_id = sha256_text(patch_text())[:12] if needs_equal_patch(src) else "none"
-    source_sha = hash_subset(src)
-    final = cache / "sources" / f"dir-{source_sha[:16]}-p{patch_id}"
-    prepared = load_prepared(final)
-    if prepared:
-        return prepared
-    with file_lock(cache / ".lock"):
-        prepared = load_prepared(final)
-        if prepared:
-            return prepared
-        log(f"copying the ITK subset of {src}")
-        with scratch_dir(cache, "source") as tmp:
-            copy_subset(src, tmp / "src")
-            finish_source(tmp / "src", source_sha, str(src))
-            publish(tmp / "src", final)
-    return load_prepared(final) or fail(f"could not prepare {final}")
-
-
-def prepare_from_debian(cache: Path) -> PreparedSource:
-    """Extract (and patch) the subset of Debian's tarball, fetching it if needed."""
-    final = (
-        cache / "sources" / f"deb-{ORIG_SHA256[:16]}-p{sha256_text(patch_text())[:12]}"
+def source_from_debian(cache: Path) -> SourceSpec:
+    """Describe Debian's orig tarball (known in advance: nothing is read)."""
+    return SourceSpec(
+        version=DEBIAN_ITK_VERSION,
+        source_sha256=ORIG_SHA256,
+        patched=True,
+        origin=f"debian:{DEBIAN_PACKAGE}={DEBIAN_VERSION}",
+        prepared=cache / "sources" / f"deb-{ORIG_SHA256[:16]}-p{patch_id(patched=True)}",
+        tree=None,
     )
-    prepared = load_prepared(final)
-    if prepared:
-        return prepared
-    with file_lock(cache / ".lock"):
-        prepared = load_prepared(final)
-        if prepared:
-            return prepared
-        downloads = cache / "downloads"
-        tarball = cached_tarball(downloads)
-        if tarball is None:
-            log(f"fetching Debian source package {DEBIAN_PACKAGE} {DEBIAN_VERSION}")
-            try:
-                tarball = apt_download(cache, downloads)
-            except SuperbuildError as error:
-                fail(f"{error}\n{NO_SOURCE_HINT}")
-        log(f"extracting the ITK subset of {tarball.name}")
-        started = time.monotonic()
-        with scratch_dir(cache, "source") as tmp:
-            extract_subset(tarball, tmp / "src")
-            finish_source(
-                tmp / "src", ORIG_SHA256, f"debian:{DEBIAN_PACKAGE}={DEBIAN_VERSION}"
-            )
-            publish(tmp / "src", final)
-        log(f"extract + patch took {time.monotonic() - started:.1f} s")
-    return load_prepared(final) or fail(f"could not prepare {final}")
 
 
-def resolve_source(cache: Path) -> PreparedSource:
-    """Find the ITK source: env dir, then the cache, then apt."""
+def resolve_source(cache: Path) -> SourceSpec:
+    """Choose the ITK source: ``ITK_TAG_ITK_SOURCE_DIR``, else Debian's tarball."""
     explicit = os.environ.get("ITK_TAG_ITK_SOURCE_DIR")
     if explicit:
-        return prepare_from_dir(cache, Path(explicit).expanduser().resolve())
-    return prepare_from_debian(cache)
+        return source_from_dir(cache, Path(explicit).expanduser().resolve())
+    return source_from_debian(cache)
 
 
 # ------------------------------------------------------------------------ build
@@ -783,21 +781,33 @@ def configure_flags(abi: str) -> list[str]:
     ]
 
 
-def compiler_identity() -> str:
-    """First line of ``$CXX --version`` (part of the install key)."""
-    compiler = os.environ.get("CXX") or "c++"
+def check_tools() -> None:
+    """Fail early if the build tools are missing."""
+    missing = [tool for tool in ("cmake", "ninja") if shutil.which(tool) is None]
+    if missing:
+        fail(f"not on PATH: {', '.join(missing)} (pip install cmake ninja)")
+
+
+def compiler_identity(env_var: str, default: str) -> str:
+    """Identify the compiler CMake will pick (``$CC``/``$CXX`` or the default).
+
+    The resolved binary plus its ``--version`` line without the program name,
+    so that ``CXX=/usr/bin/g++`` and an unset ``CXX`` (``c++``) give one key.
+    """
+    words = shlex.split(os.environ.get(env_var) or default)
+    path = shutil.which(words[0]) if words else None
+    if path is None:
+        return f"missing {words}"
     try:
-        out = subprocess.run(
-            [compiler, "--version"], capture_output=True, text=True, check=False
-        ).stdout
+        out = subprocess.run([path, *words[1:], "--version"], capture_output=True, text=True, check=False)
     except OSError:
-        return "unknown"
-    return (out.splitlines() or ["unknown"])[0]
+        return f"unusable {path}"
+    first = (out.stdout.splitlines() or [""])[0]
+    version = first.split(None, 1)[-1] if first else ""
+    return " ".join([os.path.realpath(path), *words[1:], version])
 
 
-def install_dir(
-    cache: Path, source: PreparedSource, abi: str, flags: list[str]
-) -> Path:
+def install_dir(cache: Path, source: SourceSpec, abi: str, flags: list[str]) -> Path:
     """Cache folder of the install for (source, ABI, flags + patch)."""
     key = {
         "schema": SCHEMA,
@@ -805,8 +815,9 @@ def install_dir(
         "patch_sha256": sha256_text(patch_text()) if source.patched else None,
         "abi": abi,
         "flags": flags,
-        "compiler": compiler_identity(),
-        "env": {name: os.environ.get(name, "") for name in KEYED_ENV},
+        "cc": compiler_identity("CC", "cc"),
+        "cxx": compiler_identity("CXX", "c++"),
+        "cflags": os.environ.get("CFLAGS", ""),
     }
     digest = sha256_text(json.dumps(key, sort_keys=True))[:16]
     return cache / "installs" / f"itk-{source.version}-{abi}-{digest}"
@@ -821,16 +832,14 @@ def itk_dir(install: Path, version: str) -> Path:
 def is_complete(install: Path, version: str) -> bool:
     """Tell whether an install folder was published by a finished build."""
     marker = install / SOURCE_INFO
-    return (
-        marker.is_file() and (itk_dir(install, version) / "ITKConfig.cmake").is_file()
-    )
+    return marker.is_file() and (itk_dir(install, version) / "ITKConfig.cmake").is_file()
 
 
 @dataclass(frozen=True)
 class BuildPlan:
     """Everything one ITK build needs."""
 
-    source: PreparedSource
+    source: SourceSpec
     abi: str
     flags: list[str]
     install: Path
@@ -840,11 +849,13 @@ class BuildPlan:
 def build_install(cache: Path, plan: BuildPlan) -> None:
     """Configure, build and install ITK into a staging dir, then publish it."""
     source, install = plan.source, plan.install
+    root = ensure_prepared(cache, source)
+    check_tools()
     with scratch_dir(cache, f"build-{plan.abi}") as tmp:
         build, stage = tmp / "build", tmp / "stage"
         prefix = f"-DCMAKE_INSTALL_PREFIX={install}"
         started = time.monotonic()
-        run(["cmake", "-S", str(source.root), "-B", str(build), *plan.flags, prefix])
+        run(["cmake", "-S", str(root), "-B", str(build), *plan.flags, prefix])
         configured = time.monotonic()
         run(["cmake", "--build", str(build), "--parallel", str(plan.jobs)])
         built = time.monotonic()
@@ -896,12 +907,8 @@ def ensure_install(cache: Path, abi: str, jobs: int) -> Path:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs"
-    )
+    parser.add_argument("--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
