@@ -46,7 +46,7 @@ def _undefined_symbols(path: Path) -> list[bytes]:
     return undefined
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def library_abi(path: Path) -> str:
     """'new' or 'old': the libstdc++ string ABI the shared library at ``path`` uses."""
     imported = _undefined_symbols(path)

@@ -48,7 +48,8 @@ class itkTagImageIOFactory:  # noqa: N801 - the name ITK Python's loader looks u
 
 class itkTagImageIO:  # noqa: N801 - the name ITK Python's loader looks up
     """ITK Python's handle on itk::TagImageIO: ``itk.TagImageIO.New()`` gives an
-    ``itk.ImageIOBase`` that is a TagImageIO, for ``imread(..., imageio=...)``."""
+    ``itk.ImageIOBase`` that is a TagImageIO, for ``imread(..., imageio=...)``.
+    """
 
     @staticmethod
     def New(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - ITK's method name

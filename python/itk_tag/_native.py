@@ -22,7 +22,8 @@ ABIS = ("new", "old")
 class TagFileError(ValueError, RuntimeError):
     """A file is not a valid sliceOmatic ``.tag`` file (the message names the
     file and the problem). It is both a ValueError and a RuntimeError, the
-    exception type ITK Python and SimpleITK raise for reader errors."""
+    exception type ITK Python and SimpleITK raise for reader errors.
+    """
 
 
 def plugin_library(abi: str) -> Path:
@@ -35,7 +36,7 @@ def plugin_library(abi: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(abi: str = "new") -> ctypes.CDLL:
     """Loads the plugin library for ``abi`` once and declares its C functions."""
     library = ctypes.CDLL(str(plugin_library(abi)))

@@ -1,17 +1,17 @@
 """Typed view of a ``.tag`` header and numpy-level reading, with neither ITK
-Python nor SimpleITK needed."""
+Python nor SimpleITK needed.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Tuple
 
 import numpy as np
 
 from . import _native
 
-Vector3 = Tuple[float, float, float]
+Vector3 = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class TagHeader:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """numpy shape of the voxels: (z, y, x)."""
+        """Numpy shape of the voxels: (z, y, x)."""
         return (self.size[2], self.size[1], self.size[0])
 
     @property

@@ -60,7 +60,10 @@ class TagSpec:
             " ".join(f"{k}:{v}" for k, v in self.extra.items()),
         ]
         path = folder / f"{self.name}.tag"
-        path.write_bytes(("\n".join(lines) + "\n\f").encode() + self.voxels().astype("<" + np.dtype(self.dtype).str[1:]).tobytes())
+        path.write_bytes(
+            ("\n".join(lines) + "\n\f").encode()
+            + self.voxels().astype("<" + np.dtype(self.dtype).str[1:]).tobytes()
+        )
         return path
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import itk_tag
 import numpy as np
 import pytest
 from conftest import DATA, raw_voxels
-
-import itk_tag
 from itk_tag import _abi
 
 

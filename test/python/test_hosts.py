@@ -186,7 +186,9 @@ def test_both_hosts_in_one_process(first: str) -> None:
     read_itk = f"import itk; a = itk.array_from_image(itk.imread({path!r}))"
     read_sitk = f"import itk_tag, SimpleITK as sitk; b = sitk.GetArrayFromImage(sitk.ReadImage({path!r}))"
     steps = [read_itk, read_sitk] if first == "itk" else [read_sitk, read_itk]
-    result = run_python("\n".join(steps) + "\nimport numpy as np; print(np.array_equal(a, b), np.unique(a).tolist())")
+    result = run_python(
+        "\n".join(steps) + "\nimport numpy as np; print(np.array_equal(a, b), np.unique(a).tolist())"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True [0, 1, 5, 7]"
 
