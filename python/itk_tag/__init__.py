@@ -6,6 +6,11 @@
 """
 
 from . import _simpleitk
+
+# Before anything below can import SimpleITK: its first import must see the hook.
+_simpleitk.install()
+
+# ruff: noqa: E402
 from ._native import TagFileError
 from ._simpleitk import ItkTagWarning
 from .conversion import Report, convert, convert_file
@@ -42,5 +47,3 @@ __all__ = [
     "read_array",
     "read_header",
 ]
-
-_simpleitk.install()

@@ -7,6 +7,7 @@ every file's outcome collected, failures included.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -21,29 +22,36 @@ def _in_process(work: Callable[[Task], Result], tasks: list[Task]) -> Iterator[R
         yield work(task)
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the workers leave
+    # it to the parent, which stops handing out tasks and lets the running
+    # ones finish (each writes its output atomically, or not at all).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _in_workers(work: Callable[[Task], Result], tasks: list[Task], jobs: int) -> Iterator[Result]:
     # Spawned, not forked: a fork of a process whose ITK thread pool is running can deadlock.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_interrupts
+    )
+    try:
         pending: set[Future[Result]] = set()
         queue = iter(tasks)
-        try:
-            # A bounded window of submitted tasks keeps memory flat for long runs
-            # and lets Ctrl-C stop the run without a backlog to cancel.
-            for task in queue:
-                pending.add(pool.submit(work, task))
-                if len(pending) >= 2 * jobs:
-                    break
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-                    task = next(queue, None)
-                    if task is not None:
-                        pending.add(pool.submit(work, task))
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+        # A bounded window of submitted tasks keeps memory flat for long runs
+        # and leaves little to cancel when the run is stopped.
+        for task in queue:
+            pending.add(pool.submit(work, task))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                task = next(queue, None)
+                if task is not None:
+                    pending.add(pool.submit(work, task))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run(

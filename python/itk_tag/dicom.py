@@ -152,5 +152,7 @@ def itk_reason(error: BaseException) -> str:
     for marker in ("ITK ERROR: ", "itk::ERROR: ", "sitk::ERROR: "):
         if marker in text:
             text = text.rsplit(marker, 1)[1]
-            text = text.split(": ", 1)[1] if text.split(": ", 1)[0].endswith(")") else text
+            source, separator, rest = text.partition(": ")
+            if separator and source.endswith(")"):  # "TagImageIO(0x55d1...): message"
+                text = rest
     return " ".join(text.split())

@@ -48,8 +48,10 @@ def output_mode(inputs: Sequence[Path], output: Path, output_format: str | None)
     if single:
         if output_format is not None and output_format.lower().lstrip(".") != named:
             raise UsageError(f"--format {output_format} contradicts the output name {output}")
-        if len(inputs) != 1 or inputs[0].is_dir():
+        if len(inputs) != 1:
             raise UsageError(f"{output} is one file: give one input file, or an output folder")
+        if inputs[0].is_dir():
+            raise UsageError(f"{inputs[0]}: is a directory, so the output must be a folder, not {output}")
         return True, named  # type: ignore[return-value]
     try:
         return False, normalize_format(output_format or "nrrd")

@@ -168,12 +168,11 @@ def compare(
     spacing_deviation = max(abs(header.spacing[i] - grid.spacing[i]) / abs(grid.spacing[i]) for i in (0, 1))
     comparisons.append(
         Comparison(
-            "in-plane spacing",
+            "in-plane spacing (relative deviation)",
             list(header.spacing[:2]),
             list(grid.spacing[:2]),
             float(spacing_deviation),
             tolerance.spacing,
-            "(relative)",
         )
     )
     comparisons.append(

@@ -1,0 +1,112 @@
+"""Test data made on the fly: label tags written as sliceOmatic writes them,
+DICOM series written with SimpleITK, and a runner for the ``itk-tag`` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import itk_tag  # noqa: F401 - before SimpleITK, so that SimpleITK reads .tag files
+import numpy as np
+import SimpleITK  # noqa: I001
+
+Vector = Sequence[float]
+
+
+def write_tag(
+    path: Path,
+    voxels: np.ndarray,
+    origin: Vector = (0.0, 0.0, 0.0),
+    spacing: Vector = (1.0, 1.0, 1.0),
+    dir_h: Vector = (1.0, 0.0, 0.0),
+    dir_v: Vector = (0.0, 1.0, 0.0),
+    extra: dict[str, str] | None = None,
+) -> Path:
+    """Writes ``voxels`` (z, y, x, uint8) as a tag, geometry rounded to 4 decimals like sliceOmatic."""
+    z, y, x = voxels.shape
+    lines = [
+        f"x:{x}    y:{y}    z:{z}    type:BYTE",
+        " ".join(f"org_{a}:{v:.4f}" for a, v in zip("xyz", origin)),
+        f"inc_x:{spacing[0]:.4f} inc_y:{spacing[1]:.4f} epais:{spacing[2]:.4f}",
+        " ".join(f"dir_h_{a}:{v:.4f}" for a, v in zip("xyz", dir_h)),
+        " ".join(f"dir_v_{a}:{v:.4f}" for a, v in zip("xyz", dir_v)),
+        " ".join(f"{k}:{v}" for k, v in (extra or {}).items()),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\n".join(lines) + "\n\f").encode() + voxels.astype(np.uint8).tobytes())
+    return path
+
+
+def body_labels(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
+    """A (z, y, x) uint8 mask with Alberta labels 1, 2, 5, 7 in blocks, different per seed."""
+    voxels = np.zeros(shape, dtype=np.uint8)
+    z, y, x = shape
+    rng = np.random.default_rng(seed)
+    for value in (7, 1, 2, 5):
+        y0, x0 = rng.integers(0, y // 2), rng.integers(0, x // 2)
+        voxels[:, y0 : y0 + y // 3, x0 : x0 + x // 3] = value
+    return voxels
+
+
+def write_dicom_series(
+    folder: Path,
+    shape: tuple[int, int, int],
+    origin: Vector,
+    spacing: Vector,
+    direction: Vector,
+    extra: dict[str, str] | None = None,
+) -> SimpleITK.Image:
+    """Writes a CT series of 2D DICOM slices (files in scrambled order) and returns the volume."""
+    volume = SimpleITK.GetImageFromArray(np.arange(np.prod(shape), dtype=np.int16).reshape(shape))
+    volume.SetOrigin(tuple(origin))
+    volume.SetSpacing(tuple(spacing))
+    volume.SetDirection(tuple(direction))
+    folder.mkdir(parents=True, exist_ok=True)
+    study = "1.2.826.0.1.3680043.2.1125.99." + str(abs(hash(str(folder))) % 10**12)
+    d = np.asarray(direction).reshape(3, 3)
+    orientation = "\\".join(f"{v:.10f}" for v in (*d[:, 0], *d[:, 1]))
+    writer = SimpleITK.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k in reversed(range(shape[0])):
+        position = volume.TransformIndexToPhysicalPoint((0, 0, k))
+        slice_image = volume[:, :, k]
+        for tag, value in (
+            ("0008|0060", "CT"),
+            ("0008|0016", "1.2.840.10008.5.1.4.1.1.2"),
+            ("0008|0018", f"{study}.2.{k + 1}"),
+            ("0020|000d", study),
+            ("0020|000e", f"{study}.1"),
+            ("0020|0013", str(k + 1)),
+            ("0020|0032", "\\".join(f"{v:.6f}" for v in position)),
+            ("0020|0037", orientation),
+            ("0028|0030", f"{spacing[1]}\\{spacing[0]}"),
+            ("0018|0050", f"{spacing[2]}"),
+            *(extra or {}).items(),
+        ):
+            slice_image.SetMetaData(tag, value)
+        writer.SetFileName(str(folder / f"IM{k:04d}.dcm"))
+        writer.Execute(slice_image)
+    return volume
+
+
+def raw_label_counts(path: Path) -> dict[int, int]:
+    """Voxels per non-zero label, counted in the bytes after the first form feed."""
+    data = path.read_bytes()
+    counts = np.bincount(np.frombuffer(data[data.index(b"\f") + 1 :], dtype=np.uint8), minlength=256)
+    return {value: int(count) for value, count in enumerate(counts) if count and value}
+
+
+def run_cli(
+    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Runs ``itk-tag ARGS`` in a fresh process (stderr is not a terminal: no progress bar)."""
+    return subprocess.run(
+        [sys.executable, "-m", "itk_tag", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
