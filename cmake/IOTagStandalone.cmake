@@ -27,6 +27,11 @@ if(BUILD_TESTING)
   add_subdirectory(test)
 endif()
 
+option(ITK_TAG_BUILD_FUZZER "Build the libFuzzer harness of the .tag reader (clang only, see fuzz/README.md)" OFF)
+if(ITK_TAG_BUILD_FUZZER)
+  add_subdirectory(fuzz)
+endif()
+
 install(EXPORT IOTagTargets NAMESPACE IOTag:: DESTINATION "${IOTag_INSTALL_CMAKE_DIR}")
 configure_package_config_file(cmake/IOTagConfig.cmake.in "${PROJECT_BINARY_DIR}/IOTagConfig.cmake"
   INSTALL_DESTINATION "${IOTag_INSTALL_CMAKE_DIR}"

@@ -108,6 +108,14 @@ public:
   static bool
   LooksLikeTagHeader(const char * bytes, SizeValueType length);
 
+  /** LooksLikeTagHeader on the start of \a fileName, reading only as much as
+   * it takes to decide: the first bytes for most files, more when they hold
+   * only long blank or comment lines (up to the first form feed, at most
+   * MaximumHeaderSize bytes). So every file that Read() accepts is claimed.
+   * False for a folder or a file that cannot be read. */
+  static bool
+  FileLooksLikeTagHeader(const std::string & fileName);
+
   /** The value of \a keyword (lower case), or nullptr when absent. */
   const std::string *
   Find(const std::string & keyword) const;

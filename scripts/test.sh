@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test, from a fresh machine: installs what is needed (Debian's ITK 5.2
 # for the C++ suite, clang for the fuzzer, itk-tag itself into ./.venv), then
-# runs the C++ tests (ctest), the Python tests (pytest) and a fuzz smoke run.
+# runs the C++ tests (ctest), the Python tests (pytest), ruff, a fuzz smoke
+# run and the C++ suite under ASan+UBSan. The Python malformed-input table
+# under ASan is `bash scripts/sanitizers.sh --python` (about 10 more minutes).
 set -euo pipefail
 ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev" ITK_TAG_PIP_EXTRAS="[test]" \
   source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -15,3 +17,13 @@ ctest --test-dir build/ctest --output-on-failure
 
 itk_tag_log "Python: pytest"
 python -m pytest -q
+
+itk_tag_log "Python style: ruff"
+ruff check python test bench superbuild fuzz
+ruff format --check python test bench superbuild fuzz
+
+itk_tag_log "Robustness: fuzz smoke run (60 s; fails on any finding)"
+bash fuzz/run.sh 60
+
+itk_tag_log "Sanitizers: the C++ suite under ASan+UBSan"
+bash scripts/sanitizers.sh

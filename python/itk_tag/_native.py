@@ -8,9 +8,11 @@ are the ones ITK hosts load, built once per libstdc++ ABI; either serves here.
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +70,10 @@ def _take_string(library: ctypes.CDLL, pointer: ctypes.c_void_p) -> str:
 
 
 def _check_path(path: str | os.PathLike[str]) -> bytes:
-    """Raises the usual OSError for a missing path or a folder before C++ is asked."""
+    """Raises the usual OSError (missing, no permission, a folder) before C++ is asked."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "No such file or directory", path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(21, "Is a directory", path)
+    if stat.S_ISDIR(os.stat(path).st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     return os.fsencode(path)
 
 

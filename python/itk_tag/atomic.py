@@ -22,6 +22,12 @@ class OutputExistsError(FileExistsError):
         super().__init__(errno.EEXIST, "output exists (--overwrite replaces it)", str(destination))
 
 
+class OutputWriteError(OSError):
+    """Writing an output failed (read-only folder, full disk, ...); the message
+    names the output the user asked for, not the temporary file.
+    """
+
+
 def temporary_path(destination: Path, extension: str) -> Path:
     """Return a hidden, unique name beside ``destination`` ending in ``.extension``.
 
@@ -63,7 +69,14 @@ def atomic_output(destination: Path, extension: str, overwrite: bool = False) ->
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(destination, extension)
     try:
-        yield temporary
+        try:
+            yield temporary
+        except (OSError, RuntimeError, ValueError) as error:
+            # Writers only know the temporary name; the user knows the output's.
+            reason = str(error).replace(str(temporary), str(destination))
+            if isinstance(error, OSError):
+                raise OutputWriteError(f"{destination}: cannot write: {reason}") from error
+            raise type(error)(reason) from error
         _publish(temporary, destination, overwrite)
     finally:
         if temporary.exists():

@@ -90,6 +90,58 @@ Quoted(const std::string & text)
   return "\"" + shown + "\"";
 }
 
+enum class Sniff
+{
+  Yes,
+  No,
+  Undecided // only blank lines, comments or a keyword so far: more bytes decide
+};
+
+/** Whether \a bytes start like a sliceOmatic header: optional blank or
+ * comment lines, then a `keyword:value` token. */
+Sniff
+SniffHeader(const char * bytes, SizeValueType length)
+{
+  SizeValueType i = 0;
+  while (i < length)
+  {
+    if (IsSeparator(bytes[i]) || IsLineEnd(bytes[i]))
+    {
+      ++i;
+    }
+    else if (bytes[i] == '*')
+    {
+      while (i < length && !IsLineEnd(bytes[i]))
+      {
+        ++i;
+      }
+    }
+    else
+    {
+      break;
+    }
+  }
+  SizeValueType keywordEnd = i;
+  while (keywordEnd < length && IsKeywordChar(bytes[keywordEnd]))
+  {
+    ++keywordEnd;
+  }
+  if (i == length || keywordEnd == length)
+  {
+    return Sniff::Undecided;
+  }
+  if (keywordEnd == i || bytes[keywordEnd] != ':')
+  {
+    return Sniff::No;
+  }
+  if (keywordEnd + 1 == length)
+  {
+    return Sniff::Undecided;
+  }
+  const char first = bytes[keywordEnd + 1];
+  return IsValueChar(first) && first != ',' && first != '*' ? Sniff::Yes : Sniff::No;
+}
+
 /** Splits the header text into keyword:value pairs, applying the separator,
  * line-end and comment rules. */
 TagHeader::KeywordList
@@ -178,12 +230,14 @@ ParseDimension(const TagHeader & header, const char * keyword, const std::string
   // A dimension is a count: anything but a positive decimal integer is refused,
   // and 2^31 per axis is far beyond any scanner yet keeps products in range.
   constexpr SizeValueType maxDimension = SizeValueType{ 1 } << 31;
-  if (!digitsOnly || value.size() > 10)
+  if (!digitsOnly)
   {
     ThrowTagError(fileName,
                   std::string("\"") + keyword + "\" must be a positive whole number, not " + Quoted(value));
   }
-  const SizeValueType dimension = std::stoull(value);
+  // Too many digits for std::stoull is too large, not "not a number".
+  const size_t        firstDigit = std::min(value.find_first_not_of('0'), value.size());
+  const SizeValueType dimension = value.size() - firstDigit > 10 ? maxDimension + 1 : std::stoull(value);
   if (dimension == 0 || dimension > maxDimension)
   {
     ThrowTagError(fileName,
@@ -375,32 +429,45 @@ TagHeader::Parse(const char * bytes, SizeValueType length, SizeValueType fileSiz
 bool
 TagHeader::LooksLikeTagHeader(const char * bytes, SizeValueType length)
 {
-  SizeValueType i = 0;
-  while (i < length)
+  return SniffHeader(bytes, length) == Sniff::Yes;
+}
+
+bool
+TagHeader::FileLooksLikeTagHeader(const std::string & fileName)
+{
+  if (fileName.empty() || itksys::SystemTools::FileIsDirectory(fileName))
   {
-    if (IsSeparator(bytes[i]) || IsLineEnd(bytes[i]))
+    return false;
+  }
+  std::ifstream file(fileName.c_str(), std::ios::in | std::ios::binary);
+  if (!file.is_open())
+  {
+    return false;
+  }
+  // Most files are decided by their first bytes; only blank and comment lines
+  // longer than a step make it read on, as far as the header may go.
+  constexpr SizeValueType step = 4096;
+  std::vector<char>       bytes;
+  while (bytes.size() < MaximumHeaderSize)
+  {
+    const SizeValueType start = bytes.size();
+    bytes.resize(start + step);
+    file.read(bytes.data() + start, static_cast<std::streamsize>(step));
+    bytes.resize(start + static_cast<SizeValueType>(file.gcount()));
+    const void * formFeed = std::memchr(bytes.data() + start, FormFeed, bytes.size() - start);
+    if (formFeed != nullptr)
     {
-      ++i;
+      // The header ends there: decided, as TagHeader::Read decides.
+      const auto length = static_cast<SizeValueType>(static_cast<const char *>(formFeed) - bytes.data()) + 1;
+      return LooksLikeTagHeader(bytes.data(), length);
     }
-    else if (bytes[i] == '*')
+    const Sniff sniff = SniffHeader(bytes.data(), bytes.size());
+    if (sniff != Sniff::Undecided || bytes.size() == start)
     {
-      while (i < length && !IsLineEnd(bytes[i]))
-      {
-        ++i;
-      }
-    }
-    else
-    {
-      break;
+      return sniff == Sniff::Yes;
     }
   }
-  SizeValueType keywordEnd = i;
-  while (keywordEnd < length && IsKeywordChar(bytes[keywordEnd]))
-  {
-    ++keywordEnd;
-  }
-  return keywordEnd > i && keywordEnd + 1 < length && bytes[keywordEnd] == ':' &&
-         IsValueChar(bytes[keywordEnd + 1]) && bytes[keywordEnd + 1] != ',' && bytes[keywordEnd + 1] != '*';
+  return false;
 }
 
 TagHeader

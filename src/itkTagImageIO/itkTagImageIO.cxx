@@ -88,16 +88,15 @@ ParseRealOr(const std::string * text, double fallback)
 }
 
 /** "key:value" left-aligned in a field of key + width characters, as in files
- * written by sliceOmatic ("x:512    y:512    ...", "org_x:-207.0000  ..."). */
+ * written by sliceOmatic ("x:512    y:512    ...", "org_x:-207.0000  ...").
+ * A value as wide as the field or wider still gets one space (as a printf
+ * "%-*s " field would): without it, it would run into the next keyword. */
 std::string
 Field(const std::string & keyword, const std::string & value, size_t width)
 {
-  std::string field = keyword + ":" + value;
+  std::string  field = keyword + ":" + value;
   const size_t minimum = keyword.size() + 1 + width;
-  if (field.size() < minimum)
-  {
-    field.append(minimum - field.size(), ' ');
-  }
+  field.append(field.size() < minimum ? minimum - field.size() : 1, ' ');
   return field;
 }
 
@@ -184,18 +183,7 @@ TagImageIO::PrintSelf(std::ostream & os, Indent indent) const
 bool
 TagImageIO::CanReadFile(const char * fileName)
 {
-  if (fileName == nullptr || *fileName == '\0' || itksys::SystemTools::FileIsDirectory(fileName))
-  {
-    return false;
-  }
-  std::ifstream file(fileName, std::ios::in | std::ios::binary);
-  if (!file.is_open())
-  {
-    return false;
-  }
-  char buffer[4096];
-  file.read(buffer, sizeof(buffer));
-  return TagHeader::LooksLikeTagHeader(buffer, static_cast<SizeValueType>(file.gcount()));
+  return fileName != nullptr && TagHeader::FileLooksLikeTagHeader(fileName);
 }
 
 void
@@ -401,7 +389,16 @@ TagImageIO::MakeHeaderText() const
     }
   }
   header << '\f';
-  return header.str();
+  // Long metadata could make a header that no reader accepts (TagHeader
+  // stops looking for the form feed there): refuse rather than write it.
+  std::string text = header.str();
+  if (text.size() > TagHeader::MaximumHeaderSize)
+  {
+    itkExceptionMacro("cannot write \"" << m_FileName << "\": the header would take " << text.size()
+                                        << " bytes, more than the " << TagHeader::MaximumHeaderSize
+                                        << " a .tag reader accepts (remove the long metadata entries)");
+  }
+  return text;
 }
 
 void
