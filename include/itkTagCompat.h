@@ -28,7 +28,7 @@
 
 // ITK 5.4 introduced itkOverrideGetNameOfClassMacro; ITK 6 removed itkTypeMacro.
 #ifndef itkOverrideGetNameOfClassMacro
-#  define itkOverrideGetNameOfClassMacro(thisClass) itkTypeMacro(thisClass, Superclass)
+#define itkOverrideGetNameOfClassMacro(thisClass) itkTypeMacro(thisClass, Superclass)
 #endif
 
 #endif // itkTagCompat_h

@@ -70,9 +70,9 @@ public:
   std::array<double, 3> Spacing{ { 1.0, 1.0, 1.0 } };
 
   /** Direction[i] is the unit vector of image axis i (a column of ITK's direction matrix). */
-  std::array<std::array<double, 3>, 3> Direction{ { { { 1.0, 0.0, 0.0 } },
-                                                    { { 0.0, 1.0, 0.0 } },
-                                                    { { 0.0, 0.0, 1.0 } } } };
+  std::array<std::array<double, 3>, 3> Direction{
+    { { { 1.0, 0.0, 0.0 } }, { { 0.0, 1.0, 0.0 } }, { { 0.0, 0.0, 1.0 } } }
+  };
 
   /** Bytes before the voxel data, the form feed included. */
   SizeValueType HeaderSize{ 0 };
@@ -115,6 +115,12 @@ public:
    * False for a folder or a file that cannot be read. */
   static bool
   FileLooksLikeTagHeader(const std::string & fileName);
+
+  /** Parses a header number as the format writes it ("-204.2221"), in the
+   * classic locale whatever LC_NUMERIC the host set. False unless the whole
+   * text is one finite number. */
+  static bool
+  ParseNumber(const std::string & text, double & value);
 
   /** The value of \a keyword (lower case), or nullptr when absent. */
   const std::string *

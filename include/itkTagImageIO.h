@@ -94,7 +94,8 @@ public:
   /** The header is written together with the data in Write(). */
   void
   WriteImageInformation() override
-  {}
+  {
+  }
 
   void
   Write(const void * buffer) override;

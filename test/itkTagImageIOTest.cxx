@@ -36,19 +36,24 @@ using namespace itk::tagtest;
 // ---------------------------------------------------------------- real files
 struct RealFile
 {
-  std::string         Tag;
-  std::string         Dicom;
-  Vec3                Origin;
-  Vec3                Spacing;
-  std::set<int>       Labels;
-  std::string         Uid;
+  std::string   Tag;
+  std::string   Dicom;
+  Vec3          Origin;
+  Vec3          Spacing;
+  std::set<int> Labels;
+  std::string   Uid;
 };
 
 const std::vector<RealFile> &
 RealFiles()
 {
   static const std::vector<RealFile> files = {
-    { "sandbox-test01.dcm.tag", "sandbox-test01.dcm", { -175.1475, -339.6475, -166.8 }, { 0.7051, 0.7051, 1.5 }, { 0, 1 }, "EE9DCED7" },
+    { "sandbox-test01.dcm.tag",
+      "sandbox-test01.dcm",
+      { -175.1475, -339.6475, -166.8 },
+      { 0.7051, 0.7051, 1.5 },
+      { 0, 1 },
+      "EE9DCED7" },
     { "barbell2-10.tag", "barbell2-10.dcm", { -207.0, -58.0, 293.1 }, { 0.6758, 0.6758, 3.0 }, { 0, 1, 5, 7 }, "" },
   };
   return files;
@@ -149,18 +154,91 @@ GeneratedCases()
   const Vec3 x{ 1, 0, 0 };
   const Vec3 y{ 0, 1, 0 };
   return {
-    { "crlf", "x:4 y:3 z:1 type:BYTE\r\norg_x:1.5 org_y:-2.25 org_z:3\r\ninc_x:0.5 inc_y:0.25 epais:2\r\n\f", { 4, 3, 1 }, false, { 1.5, -2.25, 3 }, { 0.5, 0.25, 2 }, x, y },
-    { "cr-only", "x:4 y:3 z:1 type:BYTE\rorg_x:1 org_y:2 org_z:3\rinc_x:0.5 inc_y:0.5 epais:1\r\f", { 4, 3, 1 }, false, { 1, 2, 3 }, { 0.5, 0.5, 1 }, x, y },
-    { "ff-after-value", "x:4 y:3 z:1 type:BYTE\norg_x:0 org_y:0 org_z:0\ninc_x:1 inc_y:1 epais:1\nuid:00000001 chksum:ABCDEF01 \f", { 4, 3, 1 }, false, { 0, 0, 0 }, { 1, 1, 1 }, x, y },
+    { "crlf",
+      "x:4 y:3 z:1 type:BYTE\r\norg_x:1.5 org_y:-2.25 org_z:3\r\ninc_x:0.5 inc_y:0.25 epais:2\r\n\f",
+      { 4, 3, 1 },
+      false,
+      { 1.5, -2.25, 3 },
+      { 0.5, 0.25, 2 },
+      x,
+      y },
+    { "cr-only",
+      "x:4 y:3 z:1 type:BYTE\rorg_x:1 org_y:2 org_z:3\rinc_x:0.5 inc_y:0.5 epais:1\r\f",
+      { 4, 3, 1 },
+      false,
+      { 1, 2, 3 },
+      { 0.5, 0.5, 1 },
+      x,
+      y },
+    { "ff-after-value",
+      "x:4 y:3 z:1 type:BYTE\norg_x:0 org_y:0 org_z:0\ninc_x:1 inc_y:1 epais:1\nuid:00000001 chksum:ABCDEF01 \f",
+      { 4, 3, 1 },
+      false,
+      { 0, 0, 0 },
+      { 1, 1, 1 },
+      x,
+      y },
     { "ff-own-line", "x:4 y:3 z:1 type:BYTE\nepais:5.0000\n\f", { 4, 3, 1 }, false, { 0, 0, 0 }, { 1, 1, 5 }, x, y },
-    { "comments-with-colons", "* sliceOmatic tag: version 4.3: test\nx:4 y:3 z:1 type:BYTE * trailing: comment\n* number of echos: 0\ninc_x:0.7105 inc_y:0.7105 epais:5.0000\n\f", { 4, 3, 1 }, false, { 0, 0, 0 }, { 0.7105, 0.7105, 5 }, x, y },
-    { "commas-and-tabs", "x:4,y:3,\tz:1\ttype:BYTE,\norg_x:-204.2221,org_y:-181.8909,\torg_z:-250.0000\n\f", { 4, 3, 1 }, false, { -204.2221, -181.8909, -250 }, { 1, 1, 1 }, x, y },
-    { "upper-case-keywords", "X:4 Y:3 Z:1 TYPE:byte\nORG_X:7 Org_Y:8 org_z:9\nINC_X:2 INC_Y:3 EPAIS:4\n\f", { 4, 3, 1 }, false, { 7, 8, 9 }, { 2, 3, 4 }, x, y },
-    { "bin-and-unknown", "x:4 y:3 z:1 type:BYTE\nuid:AFCCCAC6 chksum:09F1588D bin:256 dim_x:2.8420 future_key:a:b\n* number of echos: 0\n\f", { 4, 3, 1 }, false, { 0, 0, 0 }, { 1, 1, 1 }, x, y },
-    { "multi-slice", "x:5 y:4 z:6 type:BYTE\norg_x:10 org_y:20 org_z:30\ninc_x:0.5 inc_y:0.5 epais:2.5\n\f", { 5, 4, 6 }, false, { 10, 20, 30 }, { 0.5, 0.5, 2.5 }, x, y },
-    { "oblique", "x:6 y:5 z:3 type:BYTE\norg_x:-10.1234 org_y:5.5 org_z:100\ninc_x:0.8 inc_y:0.9 epais:3\ndir_h_x:0.8660 dir_h_y:0.5000 dir_h_z:0.0000\ndir_v_x:-0.3536 dir_v_y:0.6124 dir_v_z:0.7071\n\f", { 6, 5, 3 }, false, { -10.1234, 5.5, 100 }, { 0.8, 0.9, 3 }, { 0.866, 0.5, 0 }, { -0.3536, 0.6124, 0.7071 } },
+    { "comments-with-colons",
+      "* sliceOmatic tag: version 4.3: test\nx:4 y:3 z:1 type:BYTE * trailing: comment\n* number of echos: "
+      "0\ninc_x:0.7105 inc_y:0.7105 epais:5.0000\n\f",
+      { 4, 3, 1 },
+      false,
+      { 0, 0, 0 },
+      { 0.7105, 0.7105, 5 },
+      x,
+      y },
+    { "commas-and-tabs",
+      "x:4,y:3,\tz:1\ttype:BYTE,\norg_x:-204.2221,org_y:-181.8909,\torg_z:-250.0000\n\f",
+      { 4, 3, 1 },
+      false,
+      { -204.2221, -181.8909, -250 },
+      { 1, 1, 1 },
+      x,
+      y },
+    { "upper-case-keywords",
+      "X:4 Y:3 Z:1 TYPE:byte\nORG_X:7 Org_Y:8 org_z:9\nINC_X:2 INC_Y:3 EPAIS:4\n\f",
+      { 4, 3, 1 },
+      false,
+      { 7, 8, 9 },
+      { 2, 3, 4 },
+      x,
+      y },
+    { "bin-and-unknown",
+      "x:4 y:3 z:1 type:BYTE\nuid:AFCCCAC6 chksum:09F1588D bin:256 dim_x:2.8420 future_key:a:b\n* number of echos: "
+      "0\n\f",
+      { 4, 3, 1 },
+      false,
+      { 0, 0, 0 },
+      { 1, 1, 1 },
+      x,
+      y },
+    { "multi-slice",
+      "x:5 y:4 z:6 type:BYTE\norg_x:10 org_y:20 org_z:30\ninc_x:0.5 inc_y:0.5 epais:2.5\n\f",
+      { 5, 4, 6 },
+      false,
+      { 10, 20, 30 },
+      { 0.5, 0.5, 2.5 },
+      x,
+      y },
+    { "oblique",
+      "x:6 y:5 z:3 type:BYTE\norg_x:-10.1234 org_y:5.5 org_z:100\ninc_x:0.8 inc_y:0.9 epais:3\ndir_h_x:0.8660 "
+      "dir_h_y:0.5000 dir_h_z:0.0000\ndir_v_x:-0.3536 dir_v_y:0.6124 dir_v_z:0.7071\n\f",
+      { 6, 5, 3 },
+      false,
+      { -10.1234, 5.5, 100 },
+      { 0.8, 0.9, 3 },
+      { 0.866, 0.5, 0 },
+      { -0.3536, 0.6124, 0.7071 } },
     { "high-labels", "x:16 y:16 z:1 type:BYTE\n\f", { 16, 16, 1 }, false, { 0, 0, 0 }, { 1, 1, 1 }, x, y },
-    { "short", "x:7 y:3 z:2 type:SHORT\ninc_x:1.25 inc_y:1.25 epais:1.25\n\f", { 7, 3, 2 }, true, { 0, 0, 0 }, { 1.25, 1.25, 1.25 }, x, y },
+    { "short",
+      "x:7 y:3 z:2 type:SHORT\ninc_x:1.25 inc_y:1.25 epais:1.25\n\f",
+      { 7, 3, 2 },
+      true,
+      { 0, 0, 0 },
+      { 1.25, 1.25, 1.25 },
+      x,
+      y },
   };
 }
 
@@ -173,7 +251,8 @@ VoxelValues(const GeneratedCase & c)
   std::vector<unsigned int> values(count);
   for (size_t i = 0; i < count; ++i)
   {
-    values[i] = c.Short ? static_cast<unsigned int>((i * 9973 + 1) % 65536) : static_cast<unsigned int>((i * 37 + 200) % 256);
+    values[i] =
+      c.Short ? static_cast<unsigned int>((i * 9973 + 1) % 65536) : static_cast<unsigned int>((i * 37 + 200) % 256);
   }
   if (c.Short)
   {
@@ -205,7 +284,7 @@ WriteCase(const Paths & paths, const GeneratedCase & c)
   return fileName;
 }
 
-template <typename TImage>
+template<typename TImage>
 void
 CheckCase(const GeneratedCase & c, const TImage * image, const std::string & what)
 {
@@ -264,7 +343,7 @@ TestFormatRules(const Paths & paths)
   auto io = itk::TagImageIO::New();
   io->SetFileName(paths.Scratch + "/bin-and-unknown.tag");
   io->ReadImageInformation();
-  const std::map<std::string, std::string> expected = { { "x", "4" },          { "type", "BYTE" },
+  const std::map<std::string, std::string> expected = { { "x", "4" },           { "type", "BYTE" },
                                                         { "uid", "AFCCCAC6" },  { "chksum", "09F1588D" },
                                                         { "bin", "256" },       { "dim_x", "2.8420" },
                                                         { "future_key", "a:b" } };
@@ -325,7 +404,9 @@ ErrorCases()
     { "negative-spacing", "x:4 y:3 z:1 epais:-5\n\f" + data12, "\"epais\" must be a positive spacing" },
     { "non-numeric-origin", "x:4 y:3 z:1 org_x:1,5\n\f" + data12, "unexpected text \"5\"" },
     { "zero-direction", "x:4 y:3 z:1 dir_h_x:0 dir_h_y:0 dir_h_z:0\n\f" + data12, "dir_h is a zero vector" },
-    { "parallel-directions", "x:4 y:3 z:1 dir_h_x:1 dir_h_y:0 dir_h_z:0 dir_v_x:2 dir_v_y:0 dir_v_z:0\n\f" + data12, "parallel" },
+    { "parallel-directions",
+      "x:4 y:3 z:1 dir_h_x:1 dir_h_y:0 dir_h_z:0 dir_v_x:2 dir_v_y:0 dir_v_z:0\n\f" + data12,
+      "parallel" },
     { "unknown-type", "x:4 y:3 z:1 type:FLOAT\n\f" + data12, "unsupported type \"FLOAT\"" },
     { "duplicate-keyword", "x:4 y:3 z:1 x:5\n\f" + data12, "\"x\" appears more than once" },
     { "keyword-without-value", "x:4 y:3 z: 1\n\f" + data12, "\"z\" has no value" },
@@ -431,7 +512,7 @@ TestTwoDimensionalWrite(const Paths & paths)
 }
 
 // ------------------------------------------------------------ write errors
-template <typename TImage>
+template<typename TImage>
 std::string
 WriteError(const typename TImage::Pointer & image, const std::string & fileName)
 {
@@ -453,12 +534,12 @@ TestWriteErrors(const Paths & paths)
   const std::string original = ReadBytes(paths.Data + "/barbell2-10.tag");
   WriteBytes(target, original);
 
-  auto floats = MakeImage<itk::Image<float, 3>>({ 4, 3, 2 });
+  auto        floats = MakeImage<itk::Image<float, 3>>({ 4, 3, 2 });
   std::string message = WriteError<itk::Image<float, 3>>(floats, target);
   Check(message.find("unsigned char (BYTE) or unsigned short (SHORT)") != std::string::npos,
         "float pixels are refused: " + message);
 
-  auto skewed = MakeImage<UCharImage>({ 4, 3, 2 });
+  auto                      skewed = MakeImage<UCharImage>({ 4, 3, 2 });
   UCharImage::DirectionType direction;
   direction.SetIdentity();
   direction[2][2] = -1.0; // left-handed: the slice axis is not dir_h x dir_v
@@ -473,7 +554,7 @@ TestWriteErrors(const Paths & paths)
   Check(WriteError<UCharImage>(oneSlice, paths.Scratch + "/one-slice-flipped.tag").empty(),
         "a one-slice image with a flipped slice axis is written");
 
-  auto tiny = MakeImage<UCharImage>({ 4, 3, 1 });
+  auto                    tiny = MakeImage<UCharImage>({ 4, 3, 1 });
   UCharImage::SpacingType spacing;
   spacing.Fill(1e-5);
   tiny->SetSpacing(spacing);
@@ -532,10 +613,10 @@ int
 main(int argc, char * argv[])
 {
   const std::map<std::string, void (*)(const Paths &)> cases = {
-    { "RealFiles", TestRealFiles },       { "FormatRules", TestFormatRules },
-    { "CanReadFile", TestCanReadFile },   { "Errors", TestErrors },
-    { "RoundTrip", TestRoundTrip },       { "TwoDimensionalWrite", TestTwoDimensionalWrite },
-    { "WriteErrors", TestWriteErrors },   { "StreamedRead", TestStreamedRead },
+    { "RealFiles", TestRealFiles },     { "FormatRules", TestFormatRules },
+    { "CanReadFile", TestCanReadFile }, { "Errors", TestErrors },
+    { "RoundTrip", TestRoundTrip },     { "TwoDimensionalWrite", TestTwoDimensionalWrite },
+    { "WriteErrors", TestWriteErrors }, { "StreamedRead", TestStreamedRead },
   };
   return RunCase(argc, argv, cases);
 }

@@ -91,7 +91,7 @@ WriteBytes(const std::string & fileName, const std::string & bytes)
 }
 
 /** Reads through ImageFileReader and the registered factory, as users do. */
-template <typename TImage>
+template<typename TImage>
 typename TImage::Pointer
 ReadTag(const std::string & fileName)
 {
@@ -101,7 +101,7 @@ ReadTag(const std::string & fileName)
   return reader->GetOutput();
 }
 
-template <typename TImage>
+template<typename TImage>
 void
 WriteTag(const TImage * image, const std::string & fileName)
 {
@@ -111,12 +111,12 @@ WriteTag(const TImage * image, const std::string & fileName)
   writer->Update();
 }
 
-template <typename TImage>
+template<typename TImage>
 typename TImage::Pointer
 MakeImage(const Size3 & size)
 {
-  auto                          image = TImage::New();
-  typename TImage::RegionType   region;
+  auto                        image = TImage::New();
+  typename TImage::RegionType region;
   for (unsigned int i = 0; i < TImage::ImageDimension; ++i)
   {
     region.SetSize(i, size[i]);

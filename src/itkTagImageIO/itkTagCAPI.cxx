@@ -62,7 +62,7 @@ JsonString(const std::string & text)
   return quoted + "\"";
 }
 
-template <typename TContainer>
+template<typename TContainer>
 void
 WriteJsonArray(std::ostream & os, const TContainer & values)
 {
@@ -96,14 +96,14 @@ HeaderAsJson(const itk::TagHeader & header)
   os << "],\"header_size\":" << header.HeaderSize << ",\"file_size\":" << header.FileSize << ",\"keywords\":[";
   for (size_t i = 0; i < header.Keywords.size(); ++i)
   {
-    os << (i ? "," : "") << '[' << JsonString(header.Keywords[i].first) << ','
-       << JsonString(header.Keywords[i].second) << ']';
+    os << (i ? "," : "") << '[' << JsonString(header.Keywords[i].first) << ',' << JsonString(header.Keywords[i].second)
+       << ']';
   }
   os << "]}";
   return os.str();
 }
 
-template <typename TFunction>
+template<typename TFunction>
 int
 Guarded(char ** error, TFunction && function)
 {
@@ -137,23 +137,26 @@ extern "C"
   ITK_ABI_EXPORT int
   itk_tag_read_voxels(const char * fileName, void * buffer, uint64_t bufferSize, char ** error)
   {
-    return Guarded(error, [&]() {
-      auto io = itk::TagImageIO::New();
-      io->SetFileName(fileName);
-      io->ReadImageInformation();
-      if (io->GetHeader().GetDataSize() != bufferSize)
-      {
-        itkGenericExceptionMacro("sliceOmatic .tag file \"" << fileName << "\" changed while it was being read");
-      }
-      itk::ImageIORegion region(3);
-      for (unsigned int i = 0; i < 3; ++i)
-      {
-        region.SetIndex(i, 0);
-        region.SetSize(i, io->GetDimensions(i));
-      }
-      io->SetIORegion(region);
-      io->Read(buffer);
-    });
+    return Guarded(error,
+                   [&]()
+                   {
+                     auto io = itk::TagImageIO::New();
+                     io->SetFileName(fileName);
+                     io->ReadImageInformation();
+                     if (io->GetHeader().GetDataSize() != bufferSize)
+                     {
+                       itkGenericExceptionMacro("sliceOmatic .tag file \"" << fileName
+                                                                           << "\" changed while it was being read");
+                     }
+                     itk::ImageIORegion region(3);
+                     for (unsigned int i = 0; i < 3; ++i)
+                     {
+                       region.SetIndex(i, 0);
+                       region.SetSize(i, io->GetDimensions(i));
+                     }
+                     io->SetIORegion(region);
+                     io->Read(buffer);
+                   });
   }
 
   ITK_ABI_EXPORT void

@@ -69,9 +69,10 @@ IsValueChar(char c)
 std::string
 ToLower(std::string text)
 {
-  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
+  std::transform(text.begin(),
+                 text.end(),
+                 text.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
   return text;
 }
 
@@ -79,7 +80,7 @@ std::string
 Quoted(const std::string & text)
 {
   constexpr size_t maxShown = 40;
-  std::string shown = text.size() > maxShown ? text.substr(0, maxShown) + "..." : text;
+  std::string      shown = text.size() > maxShown ? text.substr(0, maxShown) + "..." : text;
   for (char & c : shown)
   {
     if (!IsValueChar(c))
@@ -203,10 +204,10 @@ Tokenize(const char * bytes, SizeValueType length, const std::string & fileName)
     {
       ThrowTagError(fileName, "the value of \"" + keyword + "\" holds a non-text byte");
     }
-    const bool duplicate = std::any_of(
-      keywords.begin(), keywords.end(), [&keyword](const TagHeader::KeywordList::value_type & kv) {
-        return kv.first == keyword;
-      });
+    const bool duplicate =
+      std::any_of(keywords.begin(),
+                  keywords.end(),
+                  [&keyword](const TagHeader::KeywordList::value_type & kv) { return kv.first == keyword; });
     if (duplicate)
     {
       ThrowTagError(fileName, "keyword \"" + keyword + "\" appears more than once");
@@ -232,16 +233,14 @@ ParseDimension(const TagHeader & header, const char * keyword, const std::string
   constexpr SizeValueType maxDimension = SizeValueType{ 1 } << 31;
   if (!digitsOnly)
   {
-    ThrowTagError(fileName,
-                  std::string("\"") + keyword + "\" must be a positive whole number, not " + Quoted(value));
+    ThrowTagError(fileName, std::string("\"") + keyword + "\" must be a positive whole number, not " + Quoted(value));
   }
   // Too many digits for std::stoull is too large, not "not a number".
   const size_t        firstDigit = std::min(value.find_first_not_of('0'), value.size());
   const SizeValueType dimension = value.size() - firstDigit > 10 ? maxDimension + 1 : std::stoull(value);
   if (dimension == 0 || dimension > maxDimension)
   {
-    ThrowTagError(fileName,
-                  std::string("\"") + keyword + "\" must be between 1 and 2147483648, not " + Quoted(value));
+    ThrowTagError(fileName, std::string("\"") + keyword + "\" must be between 1 and 2147483648, not " + Quoted(value));
   }
   return dimension;
 }
@@ -254,13 +253,8 @@ ParseReal(const TagHeader & header, const std::string & keyword, double defaultV
   {
     return defaultValue;
   }
-  // The classic locale keeps '.' the decimal point whatever the host
-  // application (Qt, Slicer) set LC_NUMERIC to.
-  std::istringstream stream(*text);
-  stream.imbue(std::locale::classic());
   double value = 0.0;
-  stream >> value;
-  if (stream.fail() || !stream.eof() || !std::isfinite(value))
+  if (!TagHeader::ParseNumber(*text, value))
   {
     ThrowTagError(fileName, "\"" + keyword + "\" must be a finite number, not " + Quoted(*text));
   }
@@ -377,9 +371,8 @@ CheckDataFits(const TagHeader & header, const std::string & fileName)
   if (bytes > available)
   {
     std::ostringstream msg;
-    msg << "truncated data: the header announces " << header.Size[0] << "x" << header.Size[1] << "x"
-        << header.Size[2] << " voxels (" << bytes << " bytes) but only " << available
-        << " bytes follow the header";
+    msg << "truncated data: the header announces " << header.Size[0] << "x" << header.Size[1] << "x" << header.Size[2]
+        << " voxels (" << bytes << " bytes) but only " << available << " bytes follow the header";
     ThrowTagError(fileName, msg.str());
   }
 }
@@ -395,6 +388,17 @@ SizeValueType
 TagHeader::GetDataSize() const
 {
   return this->Size[0] * this->Size[1] * this->Size[2] * this->GetBytesPerVoxel();
+}
+
+bool
+TagHeader::ParseNumber(const std::string & text, double & value)
+{
+  // The classic locale keeps '.' the decimal point whatever the host
+  // application (Qt, Slicer) set LC_NUMERIC to.
+  std::istringstream stream(text);
+  stream.imbue(std::locale::classic());
+  stream >> value;
+  return !stream.fail() && stream.eof() && std::isfinite(value);
 }
 
 const std::string *

@@ -34,7 +34,7 @@
 #include <sstream>
 
 #ifdef _WIN32
-#  include <windows.h>
+#include <windows.h>
 #endif
 
 namespace itk
@@ -47,8 +47,8 @@ using Vector3 = std::array<double, 3>;
 const std::set<std::string> &
 GeometryKeywords()
 {
-  static const std::set<std::string> keywords = { "x",       "y",       "z",       "type",    "org_x",   "org_y",
-                                                  "org_z",   "inc_x",   "inc_y",   "epais",   "dir_h_x", "dir_h_y",
+  static const std::set<std::string> keywords = { "x",       "y",       "z",       "type",   "org_x",   "org_y",
+                                                  "org_z",   "inc_x",   "inc_y",   "epais",  "dir_h_x", "dir_h_y",
                                                   "dir_h_z", "dir_v_x", "dir_v_y", "dir_v_z" };
   return keywords;
 }
@@ -76,15 +76,8 @@ FormatReal(double value)
 double
 ParseRealOr(const std::string * text, double fallback)
 {
-  if (text == nullptr)
-  {
-    return fallback;
-  }
-  std::istringstream stream(*text);
-  stream.imbue(std::locale::classic());
   double value = 0.0;
-  stream >> value;
-  return (stream.fail() || !stream.eof() || !std::isfinite(value)) ? fallback : value;
+  return text != nullptr && TagHeader::ParseNumber(*text, value) ? value : fallback;
 }
 
 /** "key:value" left-aligned in a field of key + width characters, as in files
@@ -104,17 +97,16 @@ bool
 IsExtraKeyword(const std::string & keyword)
 {
   return !keyword.empty() && GeometryKeywords().count(keyword) == 0 &&
-         std::all_of(keyword.begin(), keyword.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-         });
+         std::all_of(keyword.begin(),
+                     keyword.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 bool
 IsSingleToken(const std::string & value)
 {
-  return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return c > ' ' && c < 0x7f && c != ',' && c != '*';
-  });
+  return !value.empty() &&
+         std::all_of(value.begin(), value.end(), [](char c) { return c > ' ' && c < 0x7f && c != ',' && c != '*'; });
 }
 
 Vector3
@@ -270,7 +262,8 @@ TagImageIO::MakeHeaderText() const
   }
 
   const MetaDataDictionary & dictionary = this->GetMetaDataDictionary();
-  auto dictionaryValue = [&dictionary](const std::string & keyword) -> const std::string * {
+  auto                       dictionaryValue = [&dictionary](const std::string & keyword) -> const std::string *
+  {
     if (!dictionary.HasKey(keyword))
     {
       return nullptr;
@@ -316,10 +309,9 @@ TagImageIO::MakeHeaderText() const
     {
       if (!(std::abs(third[i] - sliceDirection[i]) <= 1e-4))
       {
-        itkExceptionMacro("cannot write \"" << m_FileName << "\": the slice direction (" << third[0] << ", "
-                                            << third[1] << ", " << third[2] << ") is not dir_h x dir_v ("
-                                            << sliceDirection[0] << ", " << sliceDirection[1] << ", "
-                                            << sliceDirection[2]
+        itkExceptionMacro("cannot write \"" << m_FileName << "\": the slice direction (" << third[0] << ", " << third[1]
+                                            << ", " << third[2] << ") is not dir_h x dir_v (" << sliceDirection[0]
+                                            << ", " << sliceDirection[1] << ", " << sliceDirection[2]
                                             << "); a .tag file cannot store it (reorient the image first)");
       }
     }
@@ -338,8 +330,8 @@ TagImageIO::MakeHeaderText() const
 
   const SizeValueType slices = dimensions == 3 ? this->GetDimensions(2) : 1;
   std::ostringstream  header;
-  header << Field("x", std::to_string(this->GetDimensions(0)), 7) << Field("y", std::to_string(this->GetDimensions(1)), 7)
-         << Field("z", std::to_string(slices), 7)
+  header << Field("x", std::to_string(this->GetDimensions(0)), 7)
+         << Field("y", std::to_string(this->GetDimensions(1)), 7) << Field("z", std::to_string(slices), 7)
          << Field("type", componentType == IOComponentEnum::UCHAR ? "BYTE" : "SHORT", 5) << "\n";
   const char * originKeys[3] = { "org_x", "org_y", "org_z" };
   const char * rowKeys[3] = { "dir_h_x", "dir_h_y", "dir_h_z" };

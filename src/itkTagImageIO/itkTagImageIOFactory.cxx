@@ -51,7 +51,7 @@ TagImageIOFactory::PrintSelf(std::ostream & os, Indent indent) const
 static bool TagImageIOFactoryHasBeenRegistered;
 
 void IOTag_EXPORT
-     TagImageIOFactoryRegister__Private()
+TagImageIOFactoryRegister__Private()
 {
   if (!TagImageIOFactoryHasBeenRegistered)
   {

@@ -23,9 +23,9 @@
 #include "itkTagImageIOFactory.h"
 
 #if defined(ITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX) && defined(__linux__)
-#  include <link.h>
-#  include <cstring>
-#  include <string>
+#include <link.h>
+#include <cstring>
+#include <string>
 #endif
 
 namespace
@@ -41,7 +41,7 @@ struct HostSearch
 int
 FindVersionInCaller(dl_phdr_info * info, size_t, void * data)
 {
-  auto * search = static_cast<HostSearch *>(data);
+  auto *     search = static_cast<HostSearch *>(data);
   const auto caller = reinterpret_cast<ElfW(Addr)>(search->Caller);
   bool       isCaller = false;
   for (int i = 0; i < info->dlpi_phnum; ++i)
