@@ -545,3 +545,22 @@ def test_write_on_full_disk(writer: str, tmp_path: Path) -> None:
     child = run_child([*wrapper, sys.executable, "-c", code, str(folder)], 300, env=writer_env(writer))
     check_failed_write(child, str(folder), "No space left on device")
     assert list(folder.iterdir()) == [], "the tmpfs was visible outside its namespace"
+
+
+def test_file_in_a_folder_that_cannot_be_entered_is_a_permission_error(tmp_path: Path) -> None:
+    # Regression: os.path.exists() said "No such file" for a file behind a folder without search permission.
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    shutil.copy(VALID_TAG, folder / "mask.tag")
+    folder.chmod(0o000)
+    code = (
+        "import itk_tag\n"
+        f"try:\n    itk_tag.read_header({str(folder / 'mask.tag')!r})\n"
+        "except OSError as error:\n    print(type(error).__name__)\n"
+    )
+    try:
+        child = run_child([*permission_wrapper(), sys.executable, "-c", code], timeout=60)
+    finally:
+        folder.chmod(0o755)
+    assert child.returncode == 0, child.describe()
+    assert child.stdout.strip() == "PermissionError"
