@@ -5,6 +5,8 @@
 * :func:`read_header` and :func:`read_array` read a tag with neither of them.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import _simpleitk
 
 # Before anything below can import SimpleITK: its first import must see the hook.
@@ -13,16 +15,58 @@ _simpleitk.install()
 # ruff: noqa: E402
 from ._native import TagFileError
 from ._simpleitk import ItkTagWarning
-from .conversion import Report, convert, convert_file
-from .description import info
-from .dicom import ReferenceImageError
-from .geometry import Tolerance
-from .header import TagHeader, read_array, read_header
-from .image import read
-from .labels import LabelTable, load_labels
-from .plan import UsageError
-from .plugins import plugin_path
-from .reference import GeometryCheck, GeometryMismatchError, check
+
+if TYPE_CHECKING:
+    from .conversion import Report, convert, convert_file
+    from .description import info
+    from .dicom import ReferenceImageError
+    from .geometry import Tolerance
+    from .header import TagHeader, read_array, read_header
+    from .image import read
+    from .labels import LabelTable, load_labels
+    from .plan import UsageError
+    from .plugins import plugin_path
+    from .reference import GeometryCheck, GeometryMismatchError, check
+
+# The rest is imported on first use: `import itk_tag` runs before every
+# `import SimpleITK` and inside ITK Python's factory loading (itk.IOTagPython),
+# and these modules pull in numpy, multiprocessing, concurrent.futures, csv,
+# ... (~150 ms on top of SimpleITK's own import).
+_LAZY = {
+    "GeometryCheck": "reference",
+    "GeometryMismatchError": "reference",
+    "LabelTable": "labels",
+    "ReferenceImageError": "dicom",
+    "Report": "conversion",
+    "TagHeader": "header",
+    "Tolerance": "geometry",
+    "UsageError": "plan",
+    "check": "reference",
+    "convert": "conversion",
+    "convert_file": "conversion",
+    "info": "description",
+    "load_labels": "labels",
+    "plugin_path": "plugins",
+    "read": "image",
+    "read_array": "header",
+    "read_header": "header",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
-import json
 import os
 import stat
 from pathlib import Path
@@ -79,6 +78,8 @@ def _check_path(path: str | os.PathLike[str]) -> bytes:
 
 def read_header_fields(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed header of ``path`` as the C++ parser reports it (a dict)."""
+    import json  # here, not at the top: `import itk_tag` loads this module and must stay cheap
+
     encoded = _check_path(path)
     library = load()
     result, error = ctypes.c_void_p(), ctypes.c_void_p()

@@ -8,7 +8,6 @@ so it does not leak into child processes or other ITK programs.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import os
 import sys
@@ -17,6 +16,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 from . import _abi, _native
 
@@ -42,7 +45,9 @@ def autoload_path(folder: Path) -> Iterator[None]:
             os.environ[AUTOLOAD_VARIABLE] = before
 
 
-class _AutoloadingLoader(importlib.abc.Loader):
+# The import system needs only the methods, not the importlib.abc base
+# classes, whose import (importlib.resources, ...) costs ~30 ms.
+class _AutoloadingLoader:
     """Wraps SimpleITK's extension loader: loads it with our plugin folder set."""
 
     def __init__(self, loader: importlib.abc.Loader, folder: Path) -> None:
@@ -58,7 +63,7 @@ class _AutoloadingLoader(importlib.abc.Loader):
             self._loader.exec_module(module)
 
 
-class _SimpleITKFinder(importlib.abc.MetaPathFinder):
+class _SimpleITKFinder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
