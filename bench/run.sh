@@ -13,17 +13,8 @@ cxx_packages=(g++ cmake ninja-build libinsighttoolkit5-dev)
 if [ ! -x "$venv/bin/itk-tag" ]; then
   ITK_TAG_APT_PACKAGES="${cxx_packages[*]}" source "$root/scripts/setup.sh"
 else
-  missing=()
-  for package in "${cxx_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    echo "== apt-get install ${missing[*]} (for the C++ rows)" >&2
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  source "$root/scripts/apt.sh"
+  itk_tag_apt_install "${cxx_packages[@]}"
 fi
 
 # The C++ rows need a program built against the system ITK; without it the

@@ -10,19 +10,7 @@ export ITK_TAG_ROOT ITK_TAG_VENV
 
 itk_tag_log() { printf '\n== %s\n' "$*" >&2; }
 
-itk_tag_apt_install() {
-  local missing=()
-  local package
-  for package in "$@"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  itk_tag_log "apt-get install ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+source "$ITK_TAG_ROOT/scripts/apt.sh"
 
 # g++ builds the plugins and the private ITK; apt-get source (run by the
 # superbuild) fetches Debian's ITK source when no ITK tree is given.
