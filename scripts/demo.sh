@@ -8,4 +8,4 @@ out="${1:-$ITK_TAG_ROOT/out/samples}"
 itk_tag_log "itk-tag convert test/data --reference auto --labels alberta -o $out --format seg.nrrd"
 "$ITK_TAG_VENV/bin/itk-tag" convert "$ITK_TAG_ROOT/test/data" --reference auto --labels alberta \
   --format seg.nrrd --overwrite -o "$out"
-"$ITK_TAG_VENV/bin/itk-tag" info "$ITK_TAG_ROOT"/test/data/*.tag
+"$ITK_TAG_VENV/bin/itk-tag" info --labels alberta "$ITK_TAG_ROOT"/test/data/*.tag
