@@ -156,22 +156,13 @@ struct ChildResult
   }
 };
 
-/** Runs \a arguments in a child with the memory and time limits, optionally
- * as another user, with \a environment added. */
+/** Forks; in the child, stdout and stderr go to a pipe and \a inChild runs
+ * (it must exec or _exit). The parent collects the output and the status. */
 ChildResult
-RunChild(const std::vector<std::string> &                         arguments,
-         const Identity &                                         identity = Identity(),
-         const std::vector<std::pair<std::string, std::string>> & environment = {})
+RunForked(const std::function<void()> & inChild)
 {
   int pipeEnds[2];
   Check(pipe(pipeEnds) == 0, "pipe");
-  std::vector<char *> argv;
-  for (const std::string & argument : arguments)
-  {
-    argv.push_back(const_cast<char *>(argument.c_str()));
-  }
-  argv.push_back(nullptr);
-
   const pid_t pid = fork();
   Check(pid >= 0, "fork");
   if (pid == 0)
@@ -180,34 +171,7 @@ RunChild(const std::vector<std::string> &                         arguments,
     dup2(pipeEnds[1], STDERR_FILENO);
     close(pipeEnds[0]);
     close(pipeEnds[1]);
-    for (const auto & variable : environment)
-    {
-      setenv(variable.first.c_str(), variable.second.c_str(), 1);
-    }
-#ifdef ITK_TAG_TEST_ASAN
-    // ASan reserves terabytes of address space, so RLIMIT_AS cannot be used:
-    // the sanitizer's own cap makes a large allocation abort the child.
-    const char *      asanOptions = std::getenv("ASAN_OPTIONS");
-    const std::string options = std::string(asanOptions != nullptr ? asanOptions : "") +
-                                ":max_allocation_size_mb=1024:allocator_may_return_null=0";
-    setenv("ASAN_OPTIONS", options.c_str(), 1);
-#else
-    const rlimit memory{ MemoryLimit, MemoryLimit };
-    setrlimit(RLIMIT_AS, &memory);
-#endif
-    // Dropped from the bounding set, the capabilities are not regained by
-    // the program executed below.
-    if (identity.RespectPermissions && (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
-                                        prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0 ||
-                                        prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) != 0))
-    {
-      const char message[] = "cannot drop the capabilities that override file permissions\n";
-      (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
-      _exit(SkipCode);
-    }
-    // SIGALRM's default action ends the child, whatever it is doing.
-    alarm(TimeLimitSeconds);
-    execv(argv[0], argv.data());
+    inChild();
     _exit(127);
   }
   close(pipeEnds[1]);
@@ -232,6 +196,53 @@ RunChild(const std::vector<std::string> &                         arguments,
   result.Exited = WIFEXITED(status);
   result.Status = result.Exited ? WEXITSTATUS(status) : WTERMSIG(status);
   return result;
+}
+
+/** Runs \a arguments in a child with the memory and time limits, optionally
+ * as another user, with \a environment added. */
+ChildResult
+RunChild(const std::vector<std::string> &                         arguments,
+         const Identity &                                         identity = Identity(),
+         const std::vector<std::pair<std::string, std::string>> & environment = {})
+{
+  std::vector<char *> argv;
+  for (const std::string & argument : arguments)
+  {
+    argv.push_back(const_cast<char *>(argument.c_str()));
+  }
+  argv.push_back(nullptr);
+  return RunForked(
+    [&]()
+    {
+      for (const auto & variable : environment)
+      {
+        setenv(variable.first.c_str(), variable.second.c_str(), 1);
+      }
+#ifdef ITK_TAG_TEST_ASAN
+      // ASan reserves terabytes of address space, so RLIMIT_AS cannot be used:
+      // the sanitizer's own cap makes a large allocation abort the child.
+      const char *      asanOptions = std::getenv("ASAN_OPTIONS");
+      const std::string options = std::string(asanOptions != nullptr ? asanOptions : "") +
+                                  ":max_allocation_size_mb=1024:allocator_may_return_null=0";
+      setenv("ASAN_OPTIONS", options.c_str(), 1);
+#else
+      const rlimit memory{ MemoryLimit, MemoryLimit };
+      setrlimit(RLIMIT_AS, &memory);
+#endif
+      // Dropped from the bounding set, the capabilities are not regained by
+      // the program executed below.
+      if (identity.RespectPermissions && (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
+                                          prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0 ||
+                                          prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) != 0))
+      {
+        const char message[] = "cannot drop the capabilities that override file permissions\n";
+        (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
+        _exit(SkipCode);
+      }
+      // SIGALRM's default action ends the child, whatever it is doing.
+      alarm(TimeLimitSeconds);
+      execv(argv[0], argv.data());
+    });
 }
 
 std::string
@@ -507,35 +518,12 @@ WriteFullDisk(const std::string & scratch)
   itksys::SystemTools::RemoveADirectory(folder);
   itksys::SystemTools::MakeDirectory(folder);
   const std::string self = SelfPath();
-  int               pipeEnds[2];
-  Check(pipe(pipeEnds) == 0, "pipe");
-  const pid_t pid = fork();
-  Check(pid >= 0, "fork");
-  if (pid == 0)
-  {
-    dup2(pipeEnds[1], STDOUT_FILENO);
-    dup2(pipeEnds[1], STDERR_FILENO);
-    close(pipeEnds[0]);
-    close(pipeEnds[1]);
-    alarm(TimeLimitSeconds);
-    MountSmallTmpfsAndExec(folder, { self, "--child-full-disk", folder });
-  }
-  close(pipeEnds[1]);
-  ChildResult result;
-  char        buffer[4096];
-  ssize_t     count = 0;
-  while ((count = read(pipeEnds[0], buffer, sizeof(buffer))) > 0 || (count < 0 && errno == EINTR))
-  {
-    result.Output.append(buffer, static_cast<size_t>(std::max<ssize_t>(count, 0)));
-  }
-  close(pipeEnds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-  {
-    Check(errno == EINTR, "waitpid");
-  }
-  result.Exited = WIFEXITED(status);
-  result.Status = result.Exited ? WEXITSTATUS(status) : WTERMSIG(status);
+  const ChildResult result = RunForked(
+    [&]()
+    {
+      alarm(TimeLimitSeconds);
+      MountSmallTmpfsAndExec(folder, { self, "--child-full-disk", folder });
+    });
   Check(FolderEntries(folder).empty(), "the tmpfs lived in the child's mount namespace only");
   return ReportWriteChild(result, "write on a full disk (64 KiB tmpfs)");
 }
