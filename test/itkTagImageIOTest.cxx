@@ -25,6 +25,7 @@
 #include "itkGDCMImageIO.h"
 #include "itkImageRegionConstIterator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -607,6 +608,29 @@ TestStreamedRead(const Paths & paths)
     }
   }
 }
+/** A caller of the raw ImageIO API that sets no region, or a zero-size one,
+ * gets the whole image (it got an untouched buffer before). */
+void
+TestRawApiRead(const Paths & paths)
+{
+  const GeneratedCase c = GeneratedCases()[8]; // multi-slice, 5x4x6
+  const std::string   fileName = WriteCase(paths, c);
+  const auto          values = VoxelValues(c);
+  for (const bool zeroSizeRegion : { false, true })
+  {
+    auto io = itk::TagImageIO::New();
+    io->SetFileName(fileName);
+    io->ReadImageInformation();
+    if (zeroSizeRegion)
+    {
+      io->SetIORegion(itk::ImageIORegion(3));
+    }
+    std::vector<unsigned char> buffer(io->GetImageSizeInBytes(), 0);
+    io->Read(buffer.data());
+    Check(std::equal(buffer.begin(), buffer.end(), values.begin(), values.end()),
+          "Read(buffer) without a region reads the whole image");
+  }
+}
 } // namespace
 
 int
@@ -617,6 +641,7 @@ main(int argc, char * argv[])
     { "CanReadFile", TestCanReadFile }, { "Errors", TestErrors },
     { "RoundTrip", TestRoundTrip },     { "TwoDimensionalWrite", TestTwoDimensionalWrite },
     { "WriteErrors", TestWriteErrors }, { "StreamedRead", TestStreamedRead },
+    { "RawApiRead", TestRawApiRead },
   };
   return RunCase(argc, argv, cases);
 }

@@ -240,6 +240,18 @@ TagImageIO::Read(void * buffer)
   {
     itkExceptionMacro("sliceOmatic .tag file \"" << m_FileName << "\": cannot be opened: " << std::strerror(errno));
   }
+  if (m_IORegion.GetImageDimension() == 0 || m_IORegion.GetNumberOfPixels() == 0)
+  {
+    // A caller of the raw API (ReadImageInformation(), then Read(buffer),
+    // without SetIORegion()) gets the whole image, as from ITK's
+    // non-streaming readers, not a buffer left as it was.
+    ImageIORegion whole(3);
+    for (unsigned int i = 0; i < 3; ++i)
+    {
+      whole.SetSize(i, this->GetDimensions(i));
+    }
+    m_IORegion = whole;
+  }
   AdviseHugePages(buffer, m_IORegion.GetNumberOfPixels() * this->GetPixelSize());
   try
   {
