@@ -34,7 +34,7 @@ def register_factory() -> None:
         register = host[_REGISTER_FACTORY_SYMBOL]
         register.restype = None
         register.argtypes = [ctypes.c_void_p]
-        register(_native.load("new").itkLoad())
+        register(_native.load("new").itk_tag_create_factory(None, 0))
         _registered = True
 
 

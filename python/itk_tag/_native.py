@@ -1,8 +1,9 @@
 """ctypes bindings to the C interface of the itk-tag plugin library.
 
 The header parser and the voxel reader live once, in C++ (``itk::TagHeader``
-and ``itk::TagImageIO``); this module only calls them. The plugin libraries
-are the ones ITK hosts load, built once per libstdc++ ABI; either serves here.
+and ``itk::TagImageIO``); this module only calls them. The libraries are the
+builds of the plugin folder (one per libstdc++ ABI and ITK namespace, see
+python/CMakeLists.txt); any of them serves here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 PLUGIN_ROOT = Path(__file__).resolve().parent / "plugins"
-PLUGIN_FILE_NAME = "libIOTagPlugin.so"
+ENTRY_FILE_NAME = "libIOTagPlugin.so"
+BUILD_FILE_NAME = "libIOTagImageIO.so"
+# A name of our own: the folder may be shared (3D Slicer's ITKFactories).
+BUILDS_FOLDER = "itk-tag-builds"
 ABIS = ("new", "old")
 
 
@@ -27,22 +31,30 @@ class TagFileError(ValueError, RuntimeError):
     """
 
 
-def plugin_library(abi: str) -> Path:
-    """Path of the plugin library built for the libstdc++ ``abi`` (new or old)."""
-    if abi not in ABIS:
-        raise ValueError(f"abi must be one of {ABIS}, not {abi!r}")
-    path = PLUGIN_ROOT / abi / PLUGIN_FILE_NAME
+def _installed(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"itk-tag plugin missing: {path} (reinstall itk-tag)")
     return path
+
+
+def entry_library() -> Path:
+    """The plugin folder's entry library, the one ITK hosts load (``itkLoad``)."""
+    return _installed(PLUGIN_ROOT / ENTRY_FILE_NAME)
+
+
+def plugin_library(abi: str, namespace: str = "itk") -> Path:
+    """The build of the plugin for the libstdc++ ``abi`` (new or old) and ITK ``namespace``."""
+    if abi not in ABIS:
+        raise ValueError(f"abi must be one of {ABIS}, not {abi!r}")
+    return _installed(PLUGIN_ROOT / BUILDS_FOLDER / f"{abi}-{namespace}" / BUILD_FILE_NAME)
 
 
 @functools.cache
 def load(abi: str = "new") -> ctypes.CDLL:
     """Loads the plugin library for ``abi`` once and declares its C functions."""
     library = ctypes.CDLL(str(plugin_library(abi)))
-    library.itkLoad.restype = ctypes.c_void_p
-    library.itkLoad.argtypes = []
+    library.itk_tag_create_factory.restype = ctypes.c_void_p
+    library.itk_tag_create_factory.argtypes = [ctypes.c_char_p, ctypes.c_int]
     library.itk_tag_read_header.restype = ctypes.c_int
     library.itk_tag_read_header.argtypes = [
         ctypes.c_char_p,
@@ -95,3 +107,34 @@ def read_voxels_into(path: str | os.PathLike[str], address: int, size: int) -> N
     error = ctypes.c_void_p()
     if library.itk_tag_read_voxels(encoded, ctypes.c_void_p(address), size, ctypes.byref(error)) != 0:
         raise TagFileError(_take_string(library, error))
+
+
+
+@functools.cache
+def _entry() -> ctypes.CDLL:
+    """The entry library (plain C: loadable in any process) and its C functions."""
+    entry = ctypes.CDLL(str(entry_library()))
+    entry.itk_tag_describe_library.restype = ctypes.c_int
+    entry.itk_tag_describe_library.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+    entry.itk_tag_serves.restype = ctypes.c_int
+    entry.itk_tag_serves.argtypes = [ctypes.c_char_p]
+    return entry
+
+
+def describe_library(path: str | os.PathLike[str]) -> tuple[str, str, str]:
+    """(abi, namespace, itk version) of an ITK host library, as the entry library's
+    itkLoad() tells them: abi "new", "old" or "unknown"; namespace "itk" or
+    "slicer_itk"; version "itk version X.Y.Z" or "". Raises OSError for a file
+    that cannot be read as a 64-bit ELF file.
+    """
+    text = ctypes.create_string_buffer(128)
+    if _entry().itk_tag_describe_library(os.fsencode(path), text, len(text)) != 0:
+        raise OSError(f"{os.fspath(path)}: not a readable 64-bit ELF file")
+    abi, namespace, version = (text.value.decode() + " ").split(" ", 2)
+    return abi, namespace, version.strip()
+
+
+def serves(itk_version: str) -> bool:
+    """True when the entry library serves a host of ``itk_version`` ("itk version
+    X.Y.Z"), by the rule its itkLoad() applies."""
+    return _entry().itk_tag_serves(itk_version.encode()) == 1

@@ -1,9 +1,9 @@
 """Makes SimpleITK load the itk-tag plugin.
 
 SimpleITK's ITK reads ``ITK_AUTOLOAD_PATH`` once, while its extension module
-is loaded. An import hook sets the variable (to the plugin built for that
-SimpleITK's libstdc++ ABI) only for the time of that load, then restores it,
-so it does not leak into child processes or other ITK programs.
+is loaded. An import hook sets the variable (to the plugin folder, whose entry
+library picks the build for SimpleITK's libstdc++ ABI) only for the time of
+that load, then restores it, so it does not leak into child processes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import importlib.abc
 
-from . import _abi, _native
+from . import _native
 
 EXTENSION_MODULE = "SimpleITK._SimpleITK"
 AUTOLOAD_VARIABLE = "ITK_AUTOLOAD_PATH"
@@ -72,8 +72,7 @@ class _SimpleITKFinder:
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None or spec.origin is None:
             return spec
-        abi = _abi.library_abi(Path(spec.origin))
-        spec.loader = _AutoloadingLoader(spec.loader, _native.plugin_library(abi).parent)
+        spec.loader = _AutoloadingLoader(spec.loader, _native.entry_library().parent)
         return spec
 
 
@@ -91,7 +90,7 @@ def install() -> None:
         warnings.warn(
             "SimpleITK was imported before itk_tag, so SimpleITK cannot read .tag files in this "
             "process: import itk_tag before SimpleITK (or start Python with ITK_AUTOLOAD_PATH set "
-            "to the folder printed by `itk-tag plugin-path --abi old`).",
+            "to the folder printed by `itk-tag plugin-path`).",
             ItkTagWarning,
             stacklevel=3,
         )

@@ -90,7 +90,7 @@ def _tolerance_options() -> argparse.ArgumentParser:
 
 
 def _plugin_path(args: argparse.Namespace) -> int:
-    print(plugin_path(args.abi))
+    print(plugin_path())
     return EXIT_OK
 
 
@@ -265,13 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plugin-path",
         help="print the folder to put on ITK_AUTOLOAD_PATH",
         description="Print the folder holding the itk-tag ITK plugin, for ITK programs that load "
-        "ITK_AUTOLOAD_PATH (C++ tools, 3D Slicer, SimpleITK started by hand).",
-    )
-    plugin.add_argument(
-        "--abi",
-        choices=("old", "new"),
-        help="libstdc++ ABI of the host: old for SimpleITK wheels, new for others "
-        "(default: that of the installed SimpleITK)",
+        "ITK_AUTOLOAD_PATH (C++ tools, SimpleITK, plastimatch); one folder serves them all.",
     )
     plugin.set_defaults(run=_plugin_path)
     return parser

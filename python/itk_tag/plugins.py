@@ -1,30 +1,43 @@
-"""Where the itk-tag plugin libraries are, for hosts that load ITK_AUTOLOAD_PATH."""
+"""The itk-tag plugin folder, for ITK programs that load ITK_AUTOLOAD_PATH."""
 
 from __future__ import annotations
 
-import importlib.util
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import _abi, _native
+from . import _native
 
 
-def installed_simpleitk_abi() -> str | None:
-    """libstdc++ ABI of the installed SimpleITK extension, or None without SimpleITK."""
-    spec = importlib.util.find_spec("SimpleITK")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        for library in sorted(Path(folder).glob("_SimpleITK*.so")):
-            return _abi.library_abi(library)
-    return None
-
-
-def plugin_path(abi: str | None = None) -> Path:
-    """Folder to put on ITK_AUTOLOAD_PATH so that an ITK program reads .tag files.
-
-    ``abi`` is the libstdc++ string ABI of the host: ``"old"`` for hosts built
-    with ``_GLIBCXX_USE_CXX11_ABI=0`` (the SimpleITK wheels), ``"new"`` for the
-    others (ITK 5.4 C++ programs built with a current GCC, 3D Slicer on Linux).
-    By default, the ABI of the installed SimpleITK, else ``"new"``.
+@dataclass(frozen=True)
+class HostLibrary:
+    """What the plugin's entry library sees in an ITK host library (see
+    src/itkTagImageIO/itkTagPluginEntry.c): the libstdc++ string ABI it imports
+    (``"new"``, ``"old"`` or ``"unknown"``), its ITK namespace (``"itk"`` or
+    3D Slicer's ``"slicer_itk"``) and its ITK_SOURCE_VERSION (``"itk version
+    5.4.8"``, or ``""`` when the library holds none).
     """
-    return _native.plugin_library(abi or installed_simpleitk_abi() or "new").parent
+
+    abi: str
+    namespace: str
+    itk_version: str
+
+
+def describe_library(path: str | os.PathLike[str]) -> HostLibrary:
+    """Describes an ITK host library as the plugin's entry point will; OSError if unreadable."""
+    return HostLibrary(*_native.describe_library(path))
+
+
+def serves(itk_version: str) -> bool:
+    """True when the plugin serves a host whose ITK_SOURCE_VERSION is ``itk_version``."""
+    return _native.serves(itk_version)
+
+
+def plugin_path() -> Path:
+    """Folder to put on ITK_AUTOLOAD_PATH so that ITK programs read .tag files.
+
+    The same folder serves every host: its entry library picks the build that
+    matches the calling program's libstdc++ ABI and ITK namespace.
+    Raises FileNotFoundError when the installation is incomplete.
+    """
+    return _native.entry_library().parent
