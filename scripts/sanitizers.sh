@@ -70,18 +70,18 @@ mkdir -p "$overlay"
 cp -r "$installed" "$overlay/itk_tag"
 for abi in new old; do
   [ "$abi" = new ] && abi_define=1 || abi_define=0
-  itk_dir="$("$python" "$root/superbuild/itk_static.py" --abi "$abi" | tail -n 1)"
+  itk_dir="$("$python" "$root/superbuild/itk_static.py" --abi "$abi" --namespace itk | tail -n 1)"
   plugin_build="$build/plugin-$abi"
-  # The wheel's plugin build (python/CMakeLists.txt), plus the sanitizers.
+  # The wheel's build of the plugin (python/CMakeLists.txt), plus the sanitizers.
   cmake -S "$root" -B "$plugin_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
     -DITK_DIR="$itk_dir" -DITK_TAG_BUILD_AS_ITK_MODULE=OFF -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTING=OFF \
     -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi_define $flags" \
     -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DCMAKE_CXX_VISIBILITY_PRESET=hidden -DCMAKE_VISIBILITY_INLINES_HIDDEN=ON \
-    -DITK_TAG_SELF_CONTAINED_PLUGIN=ON "-DITK_TAG_COMPATIBLE_HOST_VERSION_PREFIX=itk version 5.4." >/dev/null
-  cmake --build "$plugin_build" --target IOTagPlugin
-  cp "$plugin_build/plugins/libIOTagPlugin.so" "$overlay/itk_tag/plugins/$abi/libIOTagPlugin.so"
+    -DITK_TAG_SELF_CONTAINED_PLUGIN=ON >/dev/null
+  cmake --build "$plugin_build" --target IOTagImageIO
+  cp "$plugin_build/plugins/libIOTagImageIO.so" "$overlay/itk_tag/plugins/itk-tag-builds/$abi-itk/libIOTagImageIO.so"
 done
 
 # The instrumented plugins, not the installed ones, must be the ones loaded.

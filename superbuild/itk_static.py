@@ -758,26 +758,43 @@ def resolve_source(cache: Path) -> SourceSpec:
 # ------------------------------------------------------------------------ build
 
 
-def configure_flags(abi: str) -> list[str]:
-    """CMake arguments for the ITK build (without source, build or prefix)."""
-    return [
+def cxx_flags(abi: str, namespace: str) -> str:
+    """The C++ flags ITK and the plugin build share: the ABI, and Slicer's namespace rename."""
+    return ABI_DEFINES[abi] + ("" if namespace == "itk" else f" -Ditk={namespace}")
+
+
+def configure_flags(abi: str, namespace: str = "itk", host: bool = False) -> list[str]:
+    """CMake arguments for the ITK build (without source, build or prefix).
+
+    ``host``: a shared ITK with dynamic factory loading, as 3D Slicer's and
+    Debian's are, for the tests' host programs (never for a plugin: its
+    private ITK must not load ITK_AUTOLOAD_PATH itself).
+    """
+    shared = "ON" if host else "OFF"
+    # Order matters: the flags are part of the cache key.
+    flags = [
         "-GNinja",
         "-DCMAKE_BUILD_TYPE=Release",
-        f"-DCMAKE_CXX_FLAGS={ABI_DEFINES[abi]}",
-        "-DBUILD_SHARED_LIBS=OFF",
+        f"-DCMAKE_CXX_FLAGS={cxx_flags(abi, namespace)}",
+        f"-DBUILD_SHARED_LIBS={shared}",
         "-DBUILD_TESTING=OFF",
         "-DBUILD_EXAMPLES=OFF",
         "-DITK_BUILD_DEFAULT_MODULES=OFF",
         "-DITKGroup_Core=OFF",
         "-DModule_ITKIOImageBase=ON",
-        "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
-        "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
-        "-DCMAKE_C_VISIBILITY_PRESET=hidden",
-        "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
+    ]
+    if not host:
+        flags += [
+            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+            "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
+            "-DCMAKE_C_VISIBILITY_PRESET=hidden",
+            "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
+        ]
+    return flags + [
         "-DCMAKE_POLICY_VERSION_MINIMUM=3.5",
         "-DITK_WRAPPING=OFF",
         "-DITK_USE_KWSTYLE=OFF",
-        "-DITK_DYNAMIC_LOADING=OFF",
+        f"-DITK_DYNAMIC_LOADING={shared}",
     ]
 
 
@@ -841,6 +858,7 @@ class BuildPlan:
 
     source: SourceSpec
     abi: str
+    cxx_flags: str
     flags: list[str]
     install: Path
     jobs: int
@@ -872,7 +890,7 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
             "patched": source.patched,
             "source_sha256": source.source_sha256,
             "origin": source.origin,
-            "cxx_flags": ABI_DEFINES[plan.abi],
+            "cxx_flags": plan.cxx_flags,
         }
         write_json(staged / SOURCE_INFO, info)
         publish(staged, install)
@@ -884,20 +902,21 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
         )
 
 
-def ensure_install(cache: Path, abi: str, jobs: int) -> Path:
-    """Return the ITK_DIR for ``abi``, building ITK first if it is not cached."""
+def ensure_install(cache: Path, abi: str, jobs: int, namespace: str = "itk", host: bool = False) -> Path:
+    """Return the ITK_DIR for ``abi`` and ``namespace``, building ITK first if it is not cached."""
     source = resolve_source(cache)
-    flags = configure_flags(abi)
+    flags = configure_flags(abi, namespace, host)
     install = install_dir(cache, source, abi, flags)
+    what = f"{abi} ABI, namespace {namespace}{', shared host' if host else ''}"
     if is_complete(install, source.version):
-        log(f"using cached ITK {source.version} ({abi} ABI) at {install}")
+        log(f"using cached ITK {source.version} ({what}) at {install}")
         return itk_dir(install, source.version)
     with file_lock(install.parent / f".{install.name}.lock"):
         if not is_complete(install, source.version):
             if install.exists():
                 fail(f"{install} exists but is incomplete; remove it and retry")
-            log(f"building ITK {source.version} for the {abi} ABI into {install}")
-            build_install(cache, BuildPlan(source, abi, flags, install, jobs))
+            log(f"building ITK {source.version} ({what}) into {install}")
+            build_install(cache, BuildPlan(source, abi, cxx_flags(abi, namespace), flags, install, jobs))
     return itk_dir(install, source.version)
 
 
@@ -908,6 +927,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI")
+    parser.add_argument(
+        "--namespace",
+        default="itk",
+        choices=("itk", "slicer_itk"),
+        help="ITK's C++ namespace: slicer_itk renames it as 3D Slicer's ITK does (-Ditk=slicer_itk)",
+    )
+    parser.add_argument(
+        "--host",
+        action="store_true",
+        help="a shared ITK with dynamic factory loading, for test host programs (not for plugins)",
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -928,7 +958,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     sweep_stale_tmp(cache)
     try:
-        result = ensure_install(cache, args.abi, args.jobs)
+        result = ensure_install(cache, args.abi, args.jobs, args.namespace, args.host)
     except SuperbuildError as error:
         log(f"error: {error}")
         return 1

@@ -322,9 +322,16 @@ FindCaller(struct dl_phdr_info * info, size_t size, void * data)
     const ElfW(Addr) start = info->dlpi_addr + segment->p_vaddr;
     if (segment->p_type == PT_LOAD && address >= start && address < start + segment->p_memsz)
     {
-      /* The program itself has no name in the link map. */
-      const char * name = info->dlpi_name != NULL && info->dlpi_name[0] != '\0' ? info->dlpi_name : "/proc/self/exe";
-      snprintf(search->Path, sizeof(search->Path), "%s", name);
+      if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0')
+      {
+        snprintf(search->Path, sizeof(search->Path), "%s", info->dlpi_name);
+      }
+      else
+      {
+        /* The program itself has no name in the link map. */
+        const ssize_t length = readlink("/proc/self/exe", search->Path, sizeof(search->Path) - 1);
+        search->Path[length > 0 ? length : 0] = '\0';
+      }
       return 1;
     }
   }

@@ -55,7 +55,8 @@ main(int argc, char * argv[])
   std::uint64_t     hash = 14695981039346656037ULL;
   for (itk::ImageRegionConstIterator<ImageType> it(image, image->GetBufferedRegion()); !it.IsAtEnd(); ++it)
   {
-    for (const unsigned int byte : { it.Get() & 0xFFu, it.Get() >> 8u })
+    const unsigned int value = it.Get();
+    for (const unsigned int byte : { value & 0xFFu, value >> 8u })
     {
       hash = (hash ^ byte) * 1099511628211ULL;
     }

@@ -8,7 +8,6 @@ import itk_tag
 import numpy as np
 import pytest
 from conftest import DATA, raw_voxels
-from itk_tag import _abi
 
 
 def test_read_header_of_a_real_file() -> None:
@@ -53,18 +52,7 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     assert isinstance(caught.value, RuntimeError) and isinstance(caught.value, ValueError)
 
 
-def test_plugin_folders_hold_one_library_each() -> None:
-    for abi in ("new", "old"):
-        folder = itk_tag.plugin_path(abi)
-        assert [p.name for p in folder.iterdir()] == ["libIOTagPlugin.so"]
-        assert _abi.library_abi(folder / "libIOTagPlugin.so") == abi
-
-
-def test_abi_of_the_installed_hosts() -> None:
-    import importlib.util
-
-    itk_common = importlib.util.find_spec("itk._ITKCommonPython")
-    assert itk_common is not None and itk_common.origin is not None
-    assert _abi.library_abi(Path(itk_common.origin)) == "new"
-    assert itk_tag.plugins.installed_simpleitk_abi() == "old"
-    assert itk_tag.plugin_path() == itk_tag.plugin_path("old")
+def test_plugin_path_is_the_installed_folder() -> None:
+    folder = itk_tag.plugin_path()
+    assert folder == Path(itk_tag.__file__).parent / "plugins"
+    assert (folder / "libIOTagPlugin.so").is_file()
