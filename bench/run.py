@@ -522,9 +522,13 @@ def bench_slice(data: Data, rounds: int, cxx: Optional[Path], report: Report) ->
 
 
 def bench_import(data: Data, rounds: int, itk_rounds: int, report: Report) -> None:
+    folder = run_json(
+        [sys.executable, "-c", "import itk_tag, json; print(json.dumps(str(itk_tag.plugin_path())))"]
+    )
     sitk_variants = {
         "import SimpleITK": {"variant": "sitk"},
         "import itk_tag; import SimpleITK": {"variant": "itk_tag+sitk"},
+        "import SimpleITK, plugin folder exported": {"variant": "sitk", "autoload_folder": folder},
     }
     itk_variants = {
         "import itk; itk.imread(.nrrd), .tag factory": {"variant": "itk", "path": str(data.small_nrrd)},
@@ -565,6 +569,17 @@ def bench_import(data: Data, rounds: int, itk_rounds: int, report: Report) -> No
             {"ms": f"{sitk_extra * 1000:.0f}"},
             "< 50 ms",
             sitk_extra < 0.050,
+        )
+    )
+    entry_extra = extra("import SimpleITK, plugin folder exported", "import SimpleITK")
+    report.add(
+        Row(
+            "4. import",
+            "extra of the plugin folder on ITK_AUTOLOAD_PATH",
+            {"ms": f"{entry_extra * 1000:.1f}"},
+            "< 5 ms",
+            entry_extra < 0.005,
+            note="the entry library telling SimpleITK's ABI, namespace and version, then loading its build",
         )
     )
     itk_extra = extra(

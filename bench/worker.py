@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -228,13 +229,21 @@ def case_convert_loop(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_import(args: dict[str, Any]) -> dict[str, Any]:
+    if "autoload_folder" in args:
+        # As after `export ITK_AUTOLOAD_PATH=$(itk-tag plugin-path)`.
+        os.environ["ITK_AUTOLOAD_PATH"] = args["autoload_folder"]
     start = time.perf_counter()
     variant = args["variant"]
     result: dict[str, Any] = {}
     if variant == "sitk":
-        import SimpleITK  # noqa: F401
+        import SimpleITK
 
         result["seconds"] = time.perf_counter() - start
+        if (
+            "autoload_folder" in args
+            and "TagImageIO" not in SimpleITK.ImageFileReader().GetRegisteredImageIOs()
+        ):
+            raise RuntimeError("SimpleITK did not load the .tag plugin from ITK_AUTOLOAD_PATH")
     elif variant == "itk_tag+sitk":
         import itk_tag  # noqa: F401
         import SimpleITK

@@ -109,7 +109,6 @@ def read_voxels_into(path: str | os.PathLike[str], address: int, size: int) -> N
         raise TagFileError(_take_string(library, error))
 
 
-
 @functools.cache
 def _entry() -> ctypes.CDLL:
     """The entry library (plain C: loadable in any process) and its C functions."""
@@ -136,5 +135,6 @@ def describe_library(path: str | os.PathLike[str]) -> tuple[str, str, str]:
 
 def serves(itk_version: str) -> bool:
     """True when the entry library serves a host of ``itk_version`` ("itk version
-    X.Y.Z"), by the rule its itkLoad() applies."""
+    X.Y.Z"), by the rule its itkLoad() applies.
+    """
     return _entry().itk_tag_serves(itk_version.encode()) == 1

@@ -33,9 +33,11 @@ class ItkTagWarning(UserWarning):
 
 @contextmanager
 def autoload_path(folder: Path) -> Iterator[None]:
-    """ITK_AUTOLOAD_PATH starts with ``folder`` inside the block, and is as before after it."""
+    """ITK_AUTOLOAD_PATH lists ``folder`` (first, unless already listed) inside the block only."""
     before = os.environ.get(AUTOLOAD_VARIABLE)
-    os.environ[AUTOLOAD_VARIABLE] = os.pathsep.join(p for p in (str(folder), before) if p)
+    # Listed twice, the folder would be loaded twice (ITK says "already loaded").
+    if str(folder) not in (before or "").split(os.pathsep):
+        os.environ[AUTOLOAD_VARIABLE] = os.pathsep.join(p for p in (str(folder), before) if p)
     try:
         yield
     finally:

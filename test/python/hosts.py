@@ -76,7 +76,8 @@ def host_program(host: Host) -> Path:
         _run(
             [
                 "cmake", "-S", str(ROOT / "test" / "hosts"), "-B", str(build), "-G", "Ninja",
-                "-DCMAKE_BUILD_TYPE=Release", f"-DITK_DIR={itk_dir(host)}", f"-DCMAKE_CXX_FLAGS={host.cxx_flags}",
+                "-DCMAKE_BUILD_TYPE=Release", f"-DITK_DIR={itk_dir(host)}",
+                f"-DCMAKE_CXX_FLAGS={host.cxx_flags}",
             ],
             env=env,
         )  # fmt: skip

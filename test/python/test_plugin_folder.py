@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from conftest import DATA, REAL_TAGS, run_python
 from hosts import HOSTS, Host, host_program
+from itk_tag import plugins
 from test_hosts import check_facts, expected_facts
 
 FOLDER = itk_tag.plugin_path()
@@ -38,9 +39,13 @@ def fnv1a_uint16(path: Path) -> str:
     return f"{value:016x}"
 
 
-def run_host(program: Path, path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_host(
+    program: Path, path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(EXPORTED if env is None else env)}
-    return subprocess.run([str(program), str(path)], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [str(program), str(path)], capture_output=True, text=True, env=full_env, timeout=120
+    )
 
 
 def test_the_folder_holds_one_library_and_builds_itk_does_not_scan() -> None:
@@ -50,12 +55,14 @@ def test_the_folder_holds_one_library_and_builds_itk_does_not_scan() -> None:
     assert builds == ["new-itk", "new-slicer_itk", "old-itk", "old-slicer_itk"]
     for build in builds:
         abi, namespace = build.split("-", 1)
-        facts = itk_tag.plugins.describe_library(FOLDER / "itk-tag-builds" / build / "libIOTagImageIO.so")
+        facts = plugins.describe_library(FOLDER / "itk-tag-builds" / build / "libIOTagImageIO.so")
         assert (facts.abi, facts.namespace, facts.itk_version) == (abi, namespace, "itk version 5.2.1")
 
 
 def test_the_entry_library_needs_no_libstdcxx() -> None:
-    needed = subprocess.run(["readelf", "-d", str(FOLDER / "libIOTagPlugin.so")], capture_output=True, text=True)
+    needed = subprocess.run(
+        ["readelf", "-d", str(FOLDER / "libIOTagPlugin.so")], capture_output=True, text=True
+    )
     assert "libstdc++" not in needed.stdout and "libc.so" in needed.stdout
 
 
@@ -65,10 +72,10 @@ def test_describe_the_installed_hosts() -> None:
     itk_common = importlib.util.find_spec("itk._ITKCommonPython")
     sitk = importlib.util.find_spec("SimpleITK._SimpleITK")
     assert itk_common and itk_common.origin and sitk and sitk.origin
-    itk_facts = itk_tag.plugins.describe_library(itk_common.origin)
+    itk_facts = plugins.describe_library(itk_common.origin)
     assert (itk_facts.abi, itk_facts.namespace) == ("new", "itk")
     assert itk_facts.itk_version.startswith("itk version 5.4.")
-    sitk_facts = itk_tag.plugins.describe_library(sitk.origin)
+    sitk_facts = plugins.describe_library(sitk.origin)
     assert (sitk_facts.abi, sitk_facts.namespace) == ("old", "itk")
     assert sitk_facts.itk_version.startswith("itk version 5.4.")
 
@@ -134,7 +141,7 @@ def test_simpleitk_reads_through_the_exported_folder(prelude: str, generated: di
 
 def test_itk_python_with_the_folder_exported(generated: dict) -> None:
     path = generated["oblique"][1]
-    code = f"import itk; image = itk.imread({str(path)!r}); print(list(image.GetLargestPossibleRegion().GetSize()))"
+    code = f"import itk; print(list(itk.imread({str(path)!r}).GetLargestPossibleRegion().GetSize()))"
     result = run_python(code, env=EXPORTED)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[6, 5, 3]"
@@ -168,7 +175,7 @@ except RuntimeError as error:
 
 @pytest.mark.skipif(shutil.which("plastimatch") is None, reason="Debian's plastimatch is not installed")
 def test_plastimatch_converts_a_tag(tmp_path: Path, generated: dict) -> None:
-    import SimpleITK as sitk
+    import SimpleITK
 
     for path in [DATA / "barbell2-10.tag", generated["oblique"][1]]:
         output = tmp_path / f"{path.stem}.nrrd"
@@ -177,14 +184,14 @@ def test_plastimatch_converts_a_tag(tmp_path: Path, generated: dict) -> None:
             capture_output=True, text=True, env={**os.environ, **EXPORTED}, timeout=300,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
-        image = sitk.ReadImage(str(output))
+        image = SimpleITK.ReadImage(str(output))
         expected = expected_facts(path)
         assert list(image.GetSize()) == expected["size"]
         np.testing.assert_allclose(image.GetOrigin(), expected["origin"], atol=1e-4)
         np.testing.assert_allclose(image.GetSpacing(), expected["spacing"], atol=1e-4)
         np.testing.assert_allclose(image.GetDirection(), expected["direction"], atol=1e-4)
         voxels, _ = itk_tag.read_array(path)
-        assert np.array_equal(sitk.GetArrayFromImage(image).astype(np.int64), voxels.astype(np.int64))
+        assert np.array_equal(SimpleITK.GetArrayFromImage(image).astype(np.int64), voxels.astype(np.int64))
 
 
 def test_an_unserved_itk_gets_one_line_and_an_inert_factory() -> None:
