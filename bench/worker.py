@@ -131,10 +131,14 @@ def case_itk_tag_read(args: dict[str, Any]) -> dict[str, Any]:
     import itk_tag
     import SimpleITK
 
-    return measure(
-        lambda warmup: itk_tag.read(args["path"]),
+    reference = args.get("reference")
+    result = measure(
+        lambda warmup: itk_tag.read(args["path"], reference),
         lambda image: _samples(SimpleITK.GetArrayViewFromImage(image), args["points"]),
     )
+    if reference is not None:
+        result["reversed_slices"] = itk_tag.check(args["path"], reference).reversed_slices
+    return result
 
 
 # Streamed reads of one slice (z = args["slice"]; the warm-up reads another).
@@ -231,10 +235,15 @@ def case_import(args: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     variant = args["variant"]
     result: dict[str, Any] = {}
-    if variant == "sitk":
-        import SimpleITK  # noqa: F401
+    if variant in ("sitk", "sitk-hook"):
+        import SimpleITK
 
         result["seconds"] = time.perf_counter() - start
+        # Without itk-tag (the hook off), or with the plugin through the startup hook alone.
+        if ("itk_tag" in sys.modules) != (variant == "sitk-hook") or (
+            variant == "sitk-hook" and "TagImageIO" not in SimpleITK.ImageFileReader().GetRegisteredImageIOs()
+        ):
+            raise RuntimeError(f"{variant}: itk_tag imported: {'itk_tag' in sys.modules}")
     elif variant == "itk_tag+sitk":
         import itk_tag  # noqa: F401
         import SimpleITK
