@@ -36,22 +36,14 @@ HOOK_MODULE = "_itk_tag_autoload"
 def make_venv(root: Path, site_packages: Path, with_hook: bool) -> Path:
     """A venv of this interpreter whose site-packages links every entry of ``site_packages``."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    target = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
+    target = Path(sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)}))
     for entry in site_packages.iterdir():
         if entry.name == HOOK_FILE and not with_hook:
             continue
         link = target / entry.name
         if not link.exists():
             link.symlink_to(entry)
-    return python
+    return root / "bin" / "python"
 
 
 def start_time(python: Path, env: dict[str, str]) -> float:
@@ -114,7 +106,7 @@ def measure(rounds: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=300, help="interleaved rounds (default 300)")
-    print(json.dumps(measure(parser.parse_args().rounds), indent=2))
+    print(json.dumps(measure(parser.parse_args().rounds)))
 
 
 if __name__ == "__main__":

@@ -128,6 +128,13 @@ def case_sitk(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_itk_tag_read(args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("itk_tag") is False:
+        # SimpleITK without the plugin (run.py turns the startup hook off): itk_tag.read's other path.
+        import warnings
+
+        import SimpleITK
+
+        warnings.simplefilter("ignore")
     import itk_tag
     import SimpleITK
 

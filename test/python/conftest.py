@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,17 +187,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Install
     """A new venv with the wheel installed in its site-packages."""
     root = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    site_folder = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    )
+    site_folder = Path(sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)}))
     install_into(site_folder, wheel)
-    return Install(python, site_folder)
+    return Install(root / "bin" / "python", site_folder)
 
 
 @pytest.fixture(scope="session")

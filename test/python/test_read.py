@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import itk_tag
 import numpy as np
 import pytest
 import SimpleITK
-from conftest import DATA, REAL_TAGS, raw_voxels
+from conftest import DATA, REAL_TAGS, raw_voxels, run_python
 from itk_tag import sample
 from itk_tag.image_buffer import image_of, read_voxels, writable_voxels
 from itk_tag.reference import flip_slices
@@ -78,3 +79,32 @@ def test_flip_slices_in_place(depth: int) -> None:
     expected = voxels[::-1].copy()
     flip_slices(voxels)
     assert np.array_equal(voxels, expected)
+
+
+def test_simpleitk_without_the_plugin_reads_the_same(generated: dict) -> None:
+    # SimpleITK imported with the hook off: itk_tag.read fills a SimpleITK.Image itself.
+    paths = [str(DATA / name) for name in sorted(REAL_TAGS)] + [str(path) for _, path in generated.values()]
+    code = f"""
+import hashlib, json, warnings
+import SimpleITK
+warnings.simplefilter("ignore")
+import itk_tag
+from itk_tag import image_buffer
+assert not image_buffer._simpleitk_has_plugin()
+for path in {paths!r}:
+    image = itk_tag.read(path)
+    print(json.dumps([path, image.GetSize(), image.GetOrigin(), image.GetDirection(),
+                      hashlib.sha256(SimpleITK.GetArrayViewFromImage(image).tobytes()).hexdigest()]))
+"""
+    result = run_python(code, env={"ITK_TAG_NO_AUTOLOAD": "1"})
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        path, size, origin, direction, digest = json.loads(line)
+        image = itk_tag.read(path)
+        assert (tuple(size), tuple(origin), tuple(direction)) == (
+            image.GetSize(),
+            image.GetOrigin(),
+            image.GetDirection(),
+        )
+        assert digest == hashlib.sha256(SimpleITK.GetArrayViewFromImage(image).tobytes()).hexdigest()
+    assert len(result.stdout.splitlines()) == len(paths)
