@@ -162,7 +162,8 @@ class Install:
 
 
 def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "-q", *args], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stderr[-5000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -107,7 +107,9 @@ def test_the_hook_imports_nothing_at_start(fresh_venv: Install) -> None:
     )
     assert result.returncode == 0, result.stderr
     # "import time: self [us] | cumulative | name": equal times mean no import nested in the hook's.
-    line = next(line for line in result.stderr.splitlines() if line.endswith("| _itk_tag_autoload"))
+    line = next(
+        line for line in result.stderr.splitlines() if line.split("|")[-1].strip() == "_itk_tag_autoload"
+    )
     own, cumulative = (int(field) for field in line.split(":", 1)[1].split("|")[:2])
     assert own == cumulative, line
     loaded = {name.split(".")[0] for name in json.loads(result.stdout)}
