@@ -129,13 +129,24 @@ def case_sitk(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_itk_tag_read(args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("itk_tag") is False:
+        # SimpleITK without the plugin (run.py turns the startup hook off): itk_tag.read's other path.
+        import warnings
+
+        import SimpleITK
+
+        warnings.simplefilter("ignore")
     import itk_tag
     import SimpleITK
 
-    return measure(
-        lambda warmup: itk_tag.read(args["path"]),
+    reference = args.get("reference")
+    result = measure(
+        lambda warmup: itk_tag.read(args["path"], reference),
         lambda image: _samples(SimpleITK.GetArrayViewFromImage(image), args["points"]),
     )
+    if reference is not None:
+        result["reversed_slices"] = itk_tag.check(args["path"], reference).reversed_slices
+    return result
 
 
 # Streamed reads of one slice (z = args["slice"]; the warm-up reads another).
@@ -235,15 +246,17 @@ def case_import(args: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     variant = args["variant"]
     result: dict[str, Any] = {}
-    if variant == "sitk":
+    if variant in ("sitk", "sitk-hook"):
         import SimpleITK
 
         result["seconds"] = time.perf_counter() - start
-        if (
-            "autoload_folder" in args
-            and "TagImageIO" not in SimpleITK.ImageFileReader().GetRegisteredImageIOs()
+        # Without itk-tag (the hook off), or with the plugin through the startup hook alone,
+        # or through the exported plugin folder alone.
+        expect_plugin = variant == "sitk-hook" or "autoload_folder" in args
+        if ("itk_tag" in sys.modules) != (variant == "sitk-hook") or (
+            expect_plugin and "TagImageIO" not in SimpleITK.ImageFileReader().GetRegisteredImageIOs()
         ):
-            raise RuntimeError("SimpleITK did not load the .tag plugin from ITK_AUTOLOAD_PATH")
+            raise RuntimeError(f"{variant}: itk_tag imported: {'itk_tag' in sys.modules}")
     elif variant == "itk_tag+sitk":
         import itk_tag  # noqa: F401
         import SimpleITK

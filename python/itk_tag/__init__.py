@@ -1,7 +1,9 @@
 """itk-tag: sliceOmatic ``.tag`` segmentation files in ITK Python, SimpleITK and numpy.
 
 * ``itk.imread("mask.tag")`` works once itk-tag is installed (no import needed);
-* ``import itk_tag`` before ``import SimpleITK`` makes ``sitk.ReadImage("mask.tag")`` work;
+* ``sitk.ReadImage("mask.tag")`` works too: the startup hook the wheel installs
+  (``itk-tag-autoload.pth``) imports itk_tag when SimpleITK is imported; with
+  ``ITK_TAG_NO_AUTOLOAD=1``, ``import itk_tag`` before ``import SimpleITK``;
 * :func:`read_header` and :func:`read_array` read a tag with neither of them.
 """
 

@@ -22,6 +22,7 @@ BUILD_FILE_NAME = "libIOTagImageIO.so"
 # A name of our own: the folder may be shared (3D Slicer's ITKFactories).
 BUILDS_FOLDER = "itk-tag-builds"
 ABIS = ("new", "old")
+NAMESPACES = ("itk", "slicer_itk")  # slicer_itk: 3D Slicer's renamed ITK
 
 
 class TagFileError(ValueError, RuntimeError):

@@ -1,9 +1,12 @@
 """Makes SimpleITK load the itk-tag plugin.
 
-SimpleITK's ITK reads ``ITK_AUTOLOAD_PATH`` once, while its extension module
-is loaded. An import hook sets the variable (to the plugin folder, whose entry
-library picks the build for SimpleITK's libstdc++ ABI) only for the time of
-that load, then restores it, so it does not leak into child processes.
+The hook is installed by ``import itk_tag`` and, at the first ``import
+SimpleITK``, by the startup hook ``_itk_tag_autoload`` (run by the wheel's
+``itk-tag-autoload.pth``). SimpleITK's ITK reads ``ITK_AUTOLOAD_PATH`` once,
+while its extension module is loaded. An import hook sets the variable (to the
+plugin folder, whose entry library picks the build for SimpleITK's libstdc++
+ABI) only for the time of that load, then restores it, so it does not leak
+into child processes or other ITK programs.
 """
 
 from __future__ import annotations
@@ -65,17 +68,51 @@ class _AutoloadingLoader:
             self._loader.exec_module(module)
 
 
+failure: str | None = None
+"""Why the import hook could not give SimpleITK the plugin in this process, if it could not."""
+
+
 class _SimpleITKFinder:
+    """Wraps the loader of SimpleITK's extension module in an :class:`_AutoloadingLoader`.
+
+    When the plugin cannot be found, SimpleITK is imported without it (it then
+    cannot read .tag files): the reason goes to :data:`failure`, and to an
+    ItkTagWarning unless ``quiet`` (armed by the startup hook, which must
+    never disturb a program that did not ask for itk_tag).
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
+        global failure
         if fullname != EXTENSION_MODULE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None or spec.origin is None:
             return spec
-        spec.loader = _AutoloadingLoader(spec.loader, _native.entry_library().parent)
+        try:
+            folder = _native.entry_library().parent
+            for abi in _native.ABIS:  # what the entry library itself requires (itkTagPluginEntry.c)
+                _native.plugin_library(abi)
+        except (OSError, ValueError) as error:
+            failure = f"{type(error).__name__}: {error}"
+            if not self.quiet:
+                message = f"SimpleITK cannot read .tag files in this process: {failure}"
+                warnings.warn(message, ItkTagWarning, stacklevel=2)
+            return spec
+        spec.loader = _AutoloadingLoader(spec.loader, folder)
         return spec
+
+
+def startup_hook_status() -> str:
+    """What itk-tag's startup hook (``itk-tag-autoload.pth``) did in this process."""
+    hook = sys.modules.get("_itk_tag_autoload")
+    if hook is None:
+        return "not run: Python did not process itk-tag-autoload.pth (python -S, or not in a site folder)"
+    return str(getattr(hook, "status", "unknown"))
 
 
 def simpleitk_reads_tag(simpleitk: ModuleType) -> bool:
@@ -84,15 +121,22 @@ def simpleitk_reads_tag(simpleitk: ModuleType) -> bool:
 
 
 def install() -> None:
-    """Installs the import hook once; warns if SimpleITK was imported before it."""
+    """Installs the import hook once; warns if SimpleITK was imported before it and cannot read .tag.
+
+    Installed by the startup hook (which imports itk_tag at ``import SimpleITK``),
+    the hook is quiet: it reports failures only to ``itk-tag doctor``.
+    """
     if not any(isinstance(finder, _SimpleITKFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _SimpleITKFinder())
+        quiet = bool(getattr(sys.modules.get("_itk_tag_autoload"), "importing_itk_tag", False))
+        sys.meta_path.insert(0, _SimpleITKFinder(quiet))
     simpleitk = sys.modules.get("SimpleITK")
     if simpleitk is not None and hasattr(simpleitk, "ImageFileReader") and not simpleitk_reads_tag(simpleitk):
+        reason = failure or f"the startup hook is {startup_hook_status()}"
         warnings.warn(
-            "SimpleITK was imported before itk_tag, so SimpleITK cannot read .tag files in this "
-            "process: import itk_tag before SimpleITK (or start Python with ITK_AUTOLOAD_PATH set "
-            "to the folder printed by `itk-tag plugin-path`).",
+            f"SimpleITK was imported before itk_tag and without itk-tag's plugin ({reason}), so SimpleITK "
+            "cannot read .tag files in this process: import itk_tag before SimpleITK (or start Python with "
+            "ITK_AUTOLOAD_PATH set to the folder printed by `itk-tag plugin-path`); "
+            "`itk-tag doctor` tells more.",
             ItkTagWarning,
             stacklevel=3,
         )

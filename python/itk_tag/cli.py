@@ -94,6 +94,12 @@ def _plugin_path(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from . import doctor  # here: the other commands need none of it
+
+    return doctor.main(as_json=args.json)
+
+
 def _info(args: argparse.Namespace) -> int:
     status = EXIT_OK
     labels = load_labels(args.labels)
@@ -268,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
         "ITK_AUTOLOAD_PATH (C++ tools, SimpleITK, plastimatch); one folder serves them all.",
     )
     plugin.set_defaults(run=_plugin_path)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="say what this Python has and whether SimpleITK, ITK Python and itk-tag read .tag files",
+        description="Report the itk and SimpleITK versions found, their ITK versions and libstdc++ ABIs, the "
+        "plugin folder and its builds, whether the startup hook (itk-tag-autoload.pth) is armed, "
+        "ITK_AUTOLOAD_PATH, and a real read of a sample shipped with itk-tag in each host, each in a child "
+        "process (a crash is reported, not suffered). Every problem comes with the line that fixes it. "
+        "Exit code 0 when every host found reads the sample, 1 otherwise.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

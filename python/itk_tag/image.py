@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .geometry import DEFAULT_TOLERANCE, Grid, Tolerance
+from .image_buffer import image_of
 from .reference import ReferenceSpec
 from .sources import load_tag
 
@@ -17,10 +18,19 @@ if TYPE_CHECKING:
 
 
 def to_image(voxels: np.ndarray, grid: Grid, keywords: dict[str, str]) -> SimpleITK.Image:
-    """Make a 3D SimpleITK image of ``voxels`` (z, y, x) on ``grid``, with ``keywords`` as metadata."""
+    """Make a 3D SimpleITK image of ``voxels`` (z, y, x) on ``grid``, with ``keywords`` as metadata.
+
+    When ``voxels`` is the buffer of a SimpleITK image (read by
+    :func:`itk_tag.image_buffer.read_voxels`), that image is returned, not a copy:
+    it shares its memory with ``voxels``.
+    """
     import SimpleITK
 
-    image = SimpleITK.GetImageFromArray(voxels, isVector=False)
+    image = image_of(voxels)
+    if image is None:
+        image = SimpleITK.GetImageFromArray(voxels, isVector=False)
+    for key in image.GetMetaDataKeys():
+        image.EraseMetaData(key)
     grid.apply_to(image)
     for key, value in keywords.items():
         image.SetMetaData(key, value)
@@ -36,8 +46,10 @@ def read(
 ) -> SimpleITK.Image:
     """Read a ``.tag`` file into a 3D ``SimpleITK.Image`` (uint8 for BYTE, uint16 for SHORT).
 
-    The voxels come from the C++ reader (``itk::TagImageIO``); every header
-    keyword is a metadata entry (lower-case key, value as written).
+    The voxels come from the C++ reader (``itk::TagImageIO``) straight into the
+    image's buffer: the image is in memory once, also on a reference grid whose
+    slices run the other way (flipped in place). Every header keyword is a
+    metadata entry (lower-case key, value as written).
 
     ``reference`` puts the mask on the exact grid of the image it was drawn on:
 

@@ -196,10 +196,25 @@ def compare(
     return GeometryCheck(Path(header.path), reference.path, comparisons, reversed_slices, grid, notes)
 
 
+def flip_slices(voxels: np.ndarray) -> None:
+    """Reverse the slice order of ``voxels`` (z, y, x) in place, with one slice of extra memory.
+
+    (``voxels[::-1].copy()`` would hold the volume twice.)
+    """
+    depth = voxels.shape[0]
+    spare = np.empty_like(voxels[0])
+    for near in range(depth // 2):
+        far = depth - 1 - near
+        spare[...] = voxels[near]
+        voxels[near] = voxels[far]
+        voxels[far] = spare
+
+
 def aligned(voxels: np.ndarray, check: GeometryCheck, force: bool = False) -> tuple[np.ndarray, Grid]:
     """Return the voxels and grid to write a tag on its reference's grid, after ``check``.
 
-    Raises GeometryMismatchError when the grids differ beyond tolerance (unless
+    When the reference's slices run the other way, ``voxels`` is flipped in
+    place and returned. Raises GeometryMismatchError when the grids differ beyond tolerance (unless
     ``force``) or differ in size (always: the voxels would not fit).
     """
     if not check.size_matches:
@@ -211,7 +226,7 @@ def aligned(voxels: np.ndarray, check: GeometryCheck, force: bool = False) -> tu
             + " (--force, or force=True, puts it on that grid anyway)"
         )
     if check.reversed_slices:
-        voxels = np.ascontiguousarray(voxels[::-1])
+        flip_slices(voxels)
     return voxels, check.grid
 
 

@@ -10,7 +10,8 @@ import numpy as np
 from .dicom import itk_reason, read_reference
 from .formats import format_of
 from .geometry import Grid, Tolerance, grid_of
-from .header import TagHeader, read_array
+from .header import TagHeader, read_header
+from .image_buffer import read_voxels
 from .keywords import carried_keywords
 from .reference import GeometryCheck, ReferenceSpec, aligned, compare, resolve_reference
 from .segnrrd import read_segmentation
@@ -33,13 +34,18 @@ def tag_grid(header: TagHeader) -> Grid:
 
 
 def load_tag(path: Path, reference: ReferenceSpec, tolerance: Tolerance, force: bool) -> Mask:
-    """Load a ``.tag`` file as a mask, on its reference's grid when ``reference`` names one."""
-    voxels, header = read_array(path)
+    """Load a ``.tag`` file as a mask, on its reference's grid when ``reference`` names one.
+
+    The voxels are read into a SimpleITK image's buffer (:mod:`itk_tag.image_buffer`)
+    and put on the reference grid in place, so the image is in memory once.
+    """
+    header = read_header(path)
     reference_path = resolve_reference(path, reference)
     if reference_path is None:
-        return Mask(voxels, tag_grid(header), dict(header.keywords))
+        return Mask(read_voxels(path, header), tag_grid(header), dict(header.keywords))
+    # The geometry is checked before the voxels are read: a mismatch costs no read.
     check = compare(header, read_reference(reference_path, header.size[2]), tolerance)
-    voxels, grid = aligned(voxels, check, force)
+    voxels, grid = aligned(read_voxels(path, header), check, force)
     return Mask(voxels, grid, dict(header.keywords), check)
 
 

@@ -274,21 +274,33 @@ itk_tag_serves(const char * version)
 
 typedef void * (*CreateFactoryFunction)(const char * reportedVersion, int inert);
 
+/** This library's folder, found once when it is loaded. */
+static char Folder[4000];
+
+__attribute__((constructor)) static void
+FindFolder(void)
+{
+  Dl_info self;
+  if (dladdr((void *)&FindFolder, &self) != 0 && self.dli_fname != NULL)
+  {
+    const char * slash = strrchr(self.dli_fname, '/');
+    snprintf(Folder, sizeof(Folder), "%.*s", slash == NULL ? 1 : (int)(slash - self.dli_fname),
+             slash == NULL ? "." : self.dli_fname);
+  }
+}
+
+static int
+BuildPath(char * path, size_t size, const char * abi, const char * nameSpace)
+{
+  return snprintf(path, size, "%s/itk-tag-builds/%s-%s/libIOTagImageIO.so", Folder, abi, nameSpace) < (int)size;
+}
+
 /** Loads itk-tag-builds/<abi>-<namespace>/libIOTagImageIO.so beside this library. */
 static CreateFactoryFunction
 LoadBuild(const char * abi, const char * nameSpace)
 {
-  Dl_info self;
-  if (dladdr((void *)&LoadBuild, &self) == 0 || self.dli_fname == NULL)
-  {
-    return NULL;
-  }
-  char         path[4096];
-  const char * slash = strrchr(self.dli_fname, '/');
-  const int    folderLength = slash == NULL ? 1 : (int)(slash - self.dli_fname);
-  const char * folder = slash == NULL ? "." : self.dli_fname;
-  if (snprintf(path, sizeof(path), "%.*s/itk-tag-builds/%s-%s/libIOTagImageIO.so", folderLength, folder, abi, nameSpace) >=
-      (int)sizeof(path))
+  char path[4096];
+  if (!BuildPath(path, sizeof(path), abi, nameSpace))
   {
     return NULL;
   }
@@ -383,9 +395,8 @@ LoadFactoryFor(const void * caller)
   return create == NULL ? NULL : create(echo ? host.Version : NULL, !served);
 }
 
-/** What ITK's ObjectFactoryBase::LoadLibrariesInPath calls. */
-ITK_TAG_EXPORT void *
-itkLoad(void)
+static void *
+ItkLoad(void)
 {
   const void * caller = __builtin_return_address(0);
   pthread_mutex_lock(&LoadLock);
@@ -393,3 +404,32 @@ itkLoad(void)
   pthread_mutex_unlock(&LoadLock);
   return factory;
 }
+
+typedef void * (*LoadFunction)(void);
+
+/** Resolves itkLoad when a host looks it up (dlsym), before calling it.
+ * ITK calls whatever itkLoad() returns without a null check, so an install
+ * without its builds (the folder copied alone, a build deleted) must not offer
+ * itkLoad at all: ITK then skips this library. The new and old ABI builds of
+ * namespace `itk` are required; the `slicer_itk` ones fall back to them. */
+static LoadFunction
+ResolveItkLoad(void)
+{
+  char path[4096];
+  for (int i = 0; i < 2; ++i)
+  {
+    const char * abi = i == 0 ? "new" : "old";
+    if (!BuildPath(path, sizeof(path), abi, "itk") || access(path, R_OK) != 0)
+    {
+      fprintf(stderr, "itk-tag: the plugin in %s is incomplete (%s is missing), so it is not loaded; "
+              "reinstall itk-tag\n", Folder, path);
+      return NULL;
+    }
+  }
+  return ItkLoad;
+}
+
+/** What ITK's ObjectFactoryBase::LoadLibrariesInPath calls (a GNU indirect
+ * function: see ResolveItkLoad). */
+ITK_TAG_EXPORT void *
+itkLoad(void) __attribute__((ifunc("ResolveItkLoad")));

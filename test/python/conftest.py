@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,3 +119,95 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 12
         timeout=timeout,
     )
     return Completed(result.returncode, result.stdout, result.stderr)
+
+
+# ---------------------------------------------------------------- installs of the wheel
+#
+# The startup hook only runs from a real install (a site folder holding the
+# .pth file), so these tests install the wheel -- built once per session from
+# this tree, reusing the build folder and the cached private ITK -- into fresh
+# folders. Its dependencies (SimpleITK, itk, numpy, ...) are not installed
+# again (hundreds of MB): a `zz-deps.pth` line appends this test venv's
+# site-packages to the new site's sys.path. Plain path entries come after the
+# site folder and their .pth files are not run, so the fresh install's
+# itk_tag and startup hook are the ones in use (the children check it).
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SITE_PACKAGES = next(
+    Path(p) for p in sys.path if p.endswith("site-packages") and Path(p, "SimpleITK").is_dir()
+)
+
+
+@dataclass
+class Install:
+    """A Python whose site folder ``site`` holds the wheel's files."""
+
+    python: Path
+    site: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Completed:
+        """Runs ``python ARGS`` with this install's environment (no inherited PYTHONPATH or hook switch)."""
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "ITK_TAG_NO_AUTOLOAD", "ITK_AUTOLOAD_PATH")
+        }
+        full_env.update(self.env)
+        full_env.update(env or {})
+        result = subprocess.run(
+            [str(self.python), *args], capture_output=True, text=True, env=full_env, timeout=timeout
+        )
+        return Completed(result.returncode, result.stdout, result.stderr)
+
+
+def pip(*args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
+    assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stderr[-5000:]}"
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The itk-tag wheel: $ITK_TAG_TEST_WHEEL, or built from this tree (pip wheel)."""
+    given = os.environ.get("ITK_TAG_TEST_WHEEL")
+    if given:
+        return Path(given)
+    folder = tmp_path_factory.mktemp("wheel")
+    pip("wheel", "--no-deps", "--wheel-dir", str(folder), str(REPOSITORY))
+    return next(folder.glob("itk_tag-*.whl"))
+
+
+def install_into(site_folder: Path, wheel: Path) -> None:
+    """Installs the wheel's files into ``site_folder`` and makes the test venv's packages importable."""
+    pip("install", "--no-deps", "--no-index", "--target", str(site_folder), str(wheel))
+    (site_folder / "zz-deps.pth").write_text(f"{SITE_PACKAGES}\n")
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Install:
+    """A new venv with the wheel installed in its site-packages."""
+    root = tmp_path_factory.mktemp("venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    site_folder = Path(sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)}))
+    install_into(site_folder, wheel)
+    return Install(root / "bin" / "python", site_folder)
+
+
+@pytest.fixture(scope="session")
+def broken_venv(tmp_path_factory: pytest.TempPathFactory, fresh_venv: Install) -> Install:
+    """A copy of the fresh venv whose plugin builds were deleted."""
+    root = tmp_path_factory.mktemp("broken") / "venv"
+    shutil.copytree(fresh_venv.python.parents[1], root, symlinks=True)
+    broken = Install(
+        root / "bin" / "python", root / fresh_venv.site.relative_to(fresh_venv.python.parents[1])
+    )
+    # Whatever the plugin layout, the builds are where _native says.
+    found = broken.run(
+        "-c",
+        "from itk_tag import _native\nfor abi in _native.ABIS: print(_native.plugin_library(abi).parent)",
+    )
+    assert found.returncode == 0, found.stderr
+    for folder in found.stdout.split():
+        assert Path(folder).is_relative_to(broken.site), folder
+        shutil.rmtree(folder)
+    return broken

@@ -1,5 +1,6 @@
-"""itk-tag inside the PyPI hosts: ITK Python (no import needed) and SimpleITK
-(after ``import itk_tag``). Each check runs in a fresh process."""
+"""itk-tag inside the PyPI hosts: ITK Python and SimpleITK (no import needed with the
+startup hook; the SimpleITK reads here import itk_tag first, which works with it off
+too). Each check runs in a fresh process."""
 
 from __future__ import annotations
 
@@ -193,7 +194,10 @@ def test_both_hosts_in_one_process(first: str) -> None:
     assert result.stdout.strip() == "True [0, 1, 5, 7]"
 
 
-def test_simpleitk_imported_first_warns_and_does_not_crash() -> None:
+@pytest.mark.parametrize("hook", ["on", "off"])
+def test_simpleitk_imported_first(hook: str) -> None:
+    # With the startup hook, SimpleITK imported first has the plugin all the same;
+    # without it, `import itk_tag` warns that SimpleITK cannot read .tag (and nothing crashes).
     code = f"""
 import warnings
 import SimpleITK as sitk
@@ -202,14 +206,17 @@ with warnings.catch_warnings(record=True) as caught:
     import itk_tag
 print([str(w.message) for w in caught])
 try:
-    sitk.ReadImage({str(DATA / "barbell2-10.tag")!r})
+    print(sitk.ReadImage({str(DATA / "barbell2-10.tag")!r}).GetSize())
 except RuntimeError as error:
     print("RuntimeError")
 """
-    result = run_python(code)
+    result = run_python(code, env={"ITK_TAG_NO_AUTOLOAD": "1" if hook == "off" else "0"})
     assert result.returncode == 0, result.stderr
-    assert "import itk_tag before SimpleITK" in result.stdout
-    assert result.stdout.strip().endswith("RuntimeError")
+    if hook == "on":
+        assert result.stdout.split("\n")[:2] == ["[]", "(512, 512, 1)"]
+    else:
+        assert "import itk_tag before SimpleITK" in result.stdout
+        assert result.stdout.strip().endswith("RuntimeError")
 
 
 @pytest.mark.parametrize(

@@ -207,3 +207,17 @@ def test_an_unserved_itk_gets_one_line_and_an_inert_factory() -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("itk-tag: "), result.stderr
     assert "itk version 4.13.3" in lines[0] and "ITK 5.2 to 5.4" in lines[0]
+
+
+def test_an_incomplete_folder_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    partial = tmp_path / "plugins"
+    shutil.copytree(FOLDER, partial)
+    shutil.rmtree(partial / "itk-tag-builds" / "old-itk")
+    result = run_host(host_program(HOSTS[0]), DATA / "barbell2-10.tag", env={"ITK_AUTOLOAD_PATH": str(partial)})
+    assert result.returncode == 1, f"rc={result.returncode}\n{result.stderr}"
+    assert result.stderr.startswith(f"itk-tag: the plugin in {partial} is incomplete"), result.stderr
+    assert "Could not create IO object" in result.stderr
+    code = f"import SimpleITK as s; print('TagImageIO' in s.ImageFileReader().GetRegisteredImageIOs())"
+    imported = run_python(code, env={"ITK_AUTOLOAD_PATH": str(partial), "ITK_TAG_NO_AUTOLOAD": "1"})
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "False"

@@ -1,0 +1,381 @@
+"""``itk-tag doctor``: what this Python environment has, and whether each host reads ``.tag`` files.
+
+Each host (SimpleITK, ITK Python, itk-tag's own numpy reader) reads the
+bundled sample (:mod:`itk_tag.sample`) in a child process, so a host that
+crashes (a plugin built for another ABI, say) is reported, not suffered. The
+SimpleITK child does *not* import itk_tag: it checks what users get from
+``import SimpleITK`` alone, through the startup hook.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import signal
+import site
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from . import _native, _simpleitk, plugins, sample
+
+HOOK_FILE = "itk-tag-autoload.pth"
+HOOK_MODULE = "_itk_tag_autoload"
+CHILD_TIMEOUT_SECONDS = 300
+
+# Run with `python -c PROBE HOST SAMPLE IMPORT_ITK_TAG`; prints one JSON line.
+# No itk_tag import unless asked: that is what the check is about.
+PROBE = r"""
+import hashlib, json, sys
+host, path, import_itk_tag = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+result = {}
+try:
+    if import_itk_tag:
+        import itk_tag
+    if host == "SimpleITK":
+        import SimpleITK as sitk
+        v = sitk.Version
+        result["itk_version"] = f"{v.ITKMajorVersion()}.{v.ITKMinorVersion()}.{v.ITKPatchVersion()}"
+        result["registered"] = "TagImageIO" in sitk.ImageFileReader().GetRegisteredImageIOs()
+        image = sitk.ReadImage(path)
+        voxels = sitk.GetArrayViewFromImage(image)
+        geometry = (image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection())
+    elif host == "itk":
+        import itk, numpy
+        result["itk_version"] = itk.Version.GetITKVersion()
+        image = itk.imread(path)
+        voxels = itk.array_view_from_image(image)
+        matrix = numpy.asarray(itk.array_from_matrix(image.GetDirection())).ravel()
+        size = image.GetLargestPossibleRegion().GetSize()
+        geometry = ([size[i] for i in range(3)], image.GetOrigin(), image.GetSpacing(), matrix)
+    else:
+        import itk_tag
+        voxels, header = itk_tag.read_array(path)
+        geometry = (header.size, header.origin, header.spacing, header.direction)
+    result["facts"] = {
+        "size": [int(v) for v in geometry[0]],
+        "origin": [float(v) for v in geometry[1]],
+        "spacing": [float(v) for v in geometry[2]],
+        "direction": [float(v) for v in geometry[3]],
+        "dtype": str(voxels.dtype),
+        "sha256": hashlib.sha256(voxels.tobytes()).hexdigest(),
+    }
+except Exception as error:
+    result["error"] = f"{type(error).__name__}: {error}"
+hook = sys.modules.get("_itk_tag_autoload")
+result["hook"] = getattr(hook, "status", None) if hook else None
+importer = sys.modules.get("itk_tag._simpleitk")
+result["hook_failure"] = getattr(importer, "failure", None) if importer else None
+print(json.dumps(result), flush=True)
+"""
+
+
+@dataclass
+class Problem:
+    """Something that stops a host from reading .tag files, and the line that fixes it."""
+
+    problem: str
+    fix: str
+
+
+@dataclass
+class Host:
+    """One host and how it read the sample."""
+
+    name: str
+    version: Optional[str] = None
+    itk_version: Optional[str] = None
+    abi: Optional[str] = None
+    """libstdc++ string ABI of its ITK library (new or old)."""
+    reads: bool = False
+    how: str = ""
+    """The steps that read the sample (``import SimpleITK``, ``import itk_tag`` first, ...)."""
+    error: Optional[str] = None
+    crash: Optional[str] = None
+    hook: Optional[str] = None
+    """What the startup hook did in the host's process (SimpleITK only)."""
+
+
+@dataclass
+class Diagnosis:
+    """Everything ``itk-tag doctor`` found; ``ok`` when every host found reads the sample."""
+
+    python: str
+    itk_tag: str
+    site_folder: str
+    plugin_folder: Optional[str]
+    builds: dict[str, str]
+    startup_hook: str
+    itk_autoload_path: Optional[str]
+    sample: str
+    hosts: list[Host] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every host found reads the sample."""
+        return all(host.reads for host in self.hosts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diagnosis as JSON-ready data (``ok`` included)."""
+        return {**asdict(self), "ok": self.ok}
+
+    def report(self) -> str:
+        """The diagnosis as lines of text: environment, hosts, then each problem with its fix."""
+        lines = [
+            f"python             {self.python}",
+            f"itk-tag            {self.itk_tag}",
+            f"installed in       {self.site_folder}",
+            f"plugin folder      {self.plugin_folder or 'missing'}",
+            *(f"  build {abi:<12} {where}" for abi, where in self.builds.items()),
+            f"startup hook       {self.startup_hook}",
+            f"ITK_AUTOLOAD_PATH  {'(not set)' if self.itk_autoload_path is None else self.itk_autoload_path}",
+            f"sample             {self.sample}",
+            "hosts:",
+        ]
+        for host in self.hosts:
+            about = ", ".join(
+                part
+                for part in (
+                    host.version and f"version {host.version}",
+                    host.itk_version and f"ITK {host.itk_version}",
+                    host.abi and f"libstdc++ ABI {host.abi}",
+                )
+                if part
+            )
+            verdict = f"reads the sample ({host.how})" if host.reads else "does NOT read the sample"
+            lines.append(f"  {host.name:<18} {verdict}" + (f"; {about}" if about else ""))
+            if host.crash:
+                lines.append(f"    crashed: {host.crash}")
+            elif host.error:
+                lines.append(f"    error: {host.error}")
+        lines += [f"note: {note}" for note in self.notes]
+        for problem in self.problems:
+            lines += [f"problem: {problem.problem}", f"  fix: {problem.fix}"]
+        lines.append("ok: every host reads .tag files" if self.ok else "NOT ok: see the problems above")
+        return "\n".join(lines)
+
+
+def _reinstall() -> str:
+    return f"{sys.executable} -m pip install --force-reinstall --no-deps itk-tag"
+
+
+def _version(distribution: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _package_folder(name: str) -> Optional[Path]:
+    # find_spec of a top-level name imports nothing.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _library_abi(folder: Optional[Path], pattern: str) -> Optional[str]:
+    for library in sorted(folder.glob(pattern)) if folder else []:
+        try:
+            return plugins.describe_library(library).abi
+        except OSError as error:
+            return f"unknown ({error})"
+    return None
+
+
+def _site_kind(folder: Path) -> Optional[str]:
+    """'venv', 'system site', 'user site', or None: a folder whose .pth files Python does not run."""
+    if str(folder) in {str(Path(p).resolve()) for p in site.getsitepackages()}:
+        return "venv" if sys.prefix != sys.base_prefix else "system site"
+    if site.ENABLE_USER_SITE and str(folder) == str(Path(site.getusersitepackages()).resolve()):
+        return "user site"
+    return None
+
+
+def _builds(problems: list[Problem]) -> dict[str, str]:
+    builds = {}
+    for abi in _native.ABIS:
+        for namespace in _native.NAMESPACES:
+            name = f"{abi}-{namespace}"
+            try:
+                library = _native.plugin_library(abi, namespace)
+                found = plugins.describe_library(library)
+            except (OSError, ValueError) as error:
+                builds[name] = f"missing: {error}"
+                problem = f"the plugin build {name} (libstdc++ ABI, ITK namespace) is missing: {error}"
+                problems.append(Problem(problem, _reinstall()))
+                continue
+            builds[name] = f"{library} (libstdc++ ABI {found.abi}, namespace {found.namespace})"
+            if (found.abi, found.namespace) != (abi, namespace):
+                problems.append(
+                    Problem(f"{library} is built for {found.abi}-{found.namespace}, not {name}", _reinstall())
+                )
+    return builds
+
+
+def _hook(
+    status: str, site_folder: Path, kind: Optional[str], problems: list[Problem], notes: list[str]
+) -> str:
+    missing = [name for name in (HOOK_FILE, f"{HOOK_MODULE}.py") if not (site_folder / name).is_file()]
+    if missing:
+        problems.append(Problem(f"{', '.join(missing)} missing from {site_folder}", _reinstall()))
+    elif kind is None:
+        problems.append(
+            Problem(
+                f"itk_tag is imported from {site_folder}, which is not a site folder (PYTHONPATH?), so "
+                "Python does not run its startup hook there",
+                "pip install itk-tag into this Python (or `import itk_tag` before `import SimpleITK`)",
+            )
+        )
+    if status.startswith("off:"):
+        notes.append(
+            f"the startup hook is {status}: SimpleITK reads .tag only after `import itk_tag` "
+            "(unset ITK_TAG_NO_AUTOLOAD for no import)"
+        )
+    elif status.startswith("failed:"):
+        problems.append(Problem(f"the startup hook {status}", _reinstall()))
+    return status
+
+
+def _autoload_path(notes: list[str]) -> Optional[str]:
+    value = os.environ.get(_simpleitk.AUTOLOAD_VARIABLE)
+    for entry in (value or "").split(os.pathsep):
+        if entry and not Path(entry).is_dir():
+            notes.append(f"ITK_AUTOLOAD_PATH names {entry}, which is not a folder")
+    return value
+
+
+def _start(host: str, import_itk_tag: bool) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", PROBE, host, str(sample.PATH), "1" if import_itk_tag else "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen, host: Host, how: str) -> dict[str, Any]:
+    """Waits for a probe; fills ``host`` (reads, how, error, crash) and returns the probe's answer."""
+    try:
+        stdout, stderr = process.communicate(timeout=CHILD_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        host.error = f"no answer after {CHILD_TIMEOUT_SECONDS} s"
+        return {}
+    if process.returncode < 0:
+        name = signal.Signals(-process.returncode).name
+        host.crash = f"{how}: the process died of {name}"
+        return {}
+    try:
+        answer = json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        host.error = f"{how}: exit code {process.returncode}, {stderr.strip()[-500:] or 'no output'}"
+        return {}
+    host.itk_version = answer.get("itk_version") or host.itk_version
+    host.hook = answer.get("hook")
+    wrong = sample.differences(answer["facts"]) if "facts" in answer else []
+    if "facts" in answer and not wrong:
+        host.reads, host.how, host.error = True, how, None
+    else:
+        host.error = f"{how}: " + (answer.get("error") or "wrong image: " + "; ".join(wrong))
+    return answer
+
+
+def _simpleitk_problem(host: Host, answer: dict[str, Any], problems: list[Problem]) -> None:
+    autoload = os.environ.get(_simpleitk.AUTOLOAD_VARIABLE)
+    if host.crash:
+        fix = (
+            f"unset ITK_AUTOLOAD_PATH (it is {autoload}; a plugin built for another ITK or libstdc++ ABI "
+            "crashes SimpleITK)"
+            if autoload
+            else f"{_reinstall()}; if it still crashes, report it with the output of `itk-tag doctor --json`"
+        )
+        problems.append(Problem(f"SimpleITK crashed: {host.crash}", fix))
+        return
+    hook = host.hook or "not run"
+    if answer.get("hook_failure"):
+        problems.append(Problem(f"SimpleITK got no plugin: {answer['hook_failure']}", _reinstall()))
+    elif hook.startswith("failed:"):
+        problems.append(Problem(f"SimpleITK got no plugin: the startup hook {hook}", _reinstall()))
+    else:
+        problems.append(
+            Problem(
+                f"SimpleITK does not read the sample: {host.error}",
+                f"{_reinstall()}; if it still fails, report it with the output of `itk-tag doctor --json`",
+            )
+        )
+
+
+def diagnose() -> Diagnosis:
+    """Look at this Python environment and let each host read the sample (children run in parallel)."""
+    problems: list[Problem] = []
+    notes: list[str] = []
+    # Before anything looks for SimpleITK (plugin_path does), which disarms the hook.
+    hook_status = _simpleitk.startup_hook_status()
+    package = Path(__file__).resolve().parent
+    site_folder = package.parent
+    kind = _site_kind(site_folder)
+    try:
+        plugin_folder: Optional[str] = str(plugins.plugin_path())
+    except (OSError, ValueError) as error:
+        plugin_folder = None
+        notes.append(f"no plugin folder for ITK_AUTOLOAD_PATH: {error}")
+    diagnosis = Diagnosis(
+        python=f"{sys.version.split()[0]} {sys.executable}",
+        itk_tag=f"{_version('itk-tag') or 'unknown version'} at {package}",
+        site_folder=f"{site_folder} ({kind or 'not a site folder'})",
+        plugin_folder=plugin_folder,
+        builds=_builds(problems),
+        startup_hook=_hook(hook_status, site_folder, kind, problems, notes),
+        itk_autoload_path=_autoload_path(notes),
+        sample=str(sample.PATH),
+        problems=problems,
+        notes=notes,
+    )
+
+    simpleitk_folder, itk_folder = _package_folder("SimpleITK"), _package_folder("itk")
+    probes: list[tuple[Host, subprocess.Popen, str]] = []
+    if simpleitk_folder is not None:
+        host = Host("SimpleITK", _version("SimpleITK"), abi=_library_abi(simpleitk_folder, "_SimpleITK*.so"))
+        probes.append((host, _start("SimpleITK", False), "import SimpleITK"))
+    # The itk-tag wheel adds files to an itk folder; ITK Python itself has its __init__.py.
+    if itk_folder is not None and (itk_folder / "__init__.py").is_file():
+        host = Host("itk (ITK Python)", _version("itk"), abi=_library_abi(itk_folder, "_ITKCommonPython*.so"))
+        probes.append((host, _start("itk", False), "import itk"))
+    probes.append((Host("itk_tag.read_array", _version("itk-tag")), _start("numpy", True), "import itk_tag"))
+
+    for host, process, how in probes:
+        answer = _finish(process, host, how)
+        diagnosis.hosts.append(host)
+        if host.reads:
+            continue
+        if host.name == "SimpleITK":
+            if not host.crash and (host.hook or "not run").startswith(("off:", "not run")):
+                # No startup hook (by choice, or not in a site folder): the import order rule applies.
+                answer = _finish(_start("SimpleITK", True), host, "import itk_tag, then SimpleITK") or answer
+            if not host.reads:
+                _simpleitk_problem(host, answer, problems)
+        elif host.name.startswith("itk "):
+            problems.append(
+                Problem(
+                    f"ITK Python does not read the sample: {host.crash or host.error}",
+                    f"{_reinstall()} (after itk: itk-tag adds itk/Configuration/IOTagConfig.py to it)",
+                )
+            )
+        else:
+            problems.append(Problem(f"itk-tag's own reader fails: {host.crash or host.error}", _reinstall()))
+    return diagnosis
+
+
+def main(as_json: bool = False) -> int:
+    """Print the diagnosis (text, or one JSON object); 0 when every host reads the sample, else 1."""
+    diagnosis = diagnose()
+    print(json.dumps(diagnosis.to_dict(), indent=2) if as_json else diagnosis.report(), flush=True)
+    return 0 if diagnosis.ok else 1
