@@ -95,6 +95,9 @@ METADATA_BASE_HEADER = "Modules/Core/Common/include/itkMetaDataObjectBase.h"
 EQUAL_VIRTUAL_RE = re.compile(r"Equal\s*\(\s*const\s+MetaDataObjectBase\s*&")
 
 ABI_DEFINES = {"new": "-D_GLIBCXX_USE_CXX11_ABI=1", "old": "-D_GLIBCXX_USE_CXX11_ABI=0"}
+# 3D Slicer's ITK fork renames the namespace (its itkNamespace.h does
+# ``#define itk slicer_itk``); a plugin for it must be built the same way.
+NAMESPACE_DEFINES = {"itk": (), "slicer_itk": ("-Ditk=slicer_itk",)}
 STALE_TMP_SECONDS = 2 * 24 * 3600
 SOURCE_INFO = "itk-tag-source.json"
 # deb822 fields not carried into the derived deb-src entry (the rest, such as
@@ -133,6 +136,25 @@ class SourceSpec:
     origin: str
     prepared: Path  # <cache>/sources/...: the subset, patched if needed
     tree: Path | None  # user-supplied tree to copy from; None: Debian tarball
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What distinguishes one private ITK build from another."""
+
+    abi: str  # key of ABI_DEFINES
+    namespace: str = "itk"  # key of NAMESPACE_DEFINES
+    dynamic_loading: bool = False  # test hosts only: plugins must never scan ITK_AUTOLOAD_PATH
+
+    @property
+    def name(self) -> str:
+        """Short name used in cache folder names: ``new``, ``old-slicer_itk-dl``..."""
+        parts = [self.abi, "" if self.namespace == "itk" else self.namespace]
+        return "-".join([p for p in parts if p] + (["dl"] if self.dynamic_loading else []))
+
+    def cxx_flags(self) -> str:
+        """The C++ flags ITK is built with; a plugin linking it needs the same."""
+        return " ".join([ABI_DEFINES[self.abi], *NAMESPACE_DEFINES[self.namespace]])
 
 
 @dataclass
@@ -758,12 +780,12 @@ def resolve_source(cache: Path) -> SourceSpec:
 # ------------------------------------------------------------------------ build
 
 
-def configure_flags(abi: str) -> list[str]:
+def configure_flags(variant: Variant) -> list[str]:
     """CMake arguments for the ITK build (without source, build or prefix)."""
     return [
         "-GNinja",
         "-DCMAKE_BUILD_TYPE=Release",
-        f"-DCMAKE_CXX_FLAGS={ABI_DEFINES[abi]}",
+        f"-DCMAKE_CXX_FLAGS={variant.cxx_flags()}",
         "-DBUILD_SHARED_LIBS=OFF",
         "-DBUILD_TESTING=OFF",
         "-DBUILD_EXAMPLES=OFF",
@@ -777,7 +799,7 @@ def configure_flags(abi: str) -> list[str]:
         "-DCMAKE_POLICY_VERSION_MINIMUM=3.5",
         "-DITK_WRAPPING=OFF",
         "-DITK_USE_KWSTYLE=OFF",
-        "-DITK_DYNAMIC_LOADING=OFF",
+        f"-DITK_DYNAMIC_LOADING={'ON' if variant.dynamic_loading else 'OFF'}",
     ]
 
 
@@ -807,20 +829,20 @@ def compiler_identity(env_var: str, default: str) -> str:
     return " ".join([os.path.realpath(path), *words[1:], version])
 
 
-def install_dir(cache: Path, source: SourceSpec, abi: str, flags: list[str]) -> Path:
-    """Cache folder of the install for (source, ABI, flags + patch)."""
+def install_dir(cache: Path, source: SourceSpec, variant: Variant, flags: list[str]) -> Path:
+    """Cache folder of the install for (source, variant, flags + patch)."""
     key = {
         "schema": SCHEMA,
         "source_sha256": source.source_sha256,
         "patch_sha256": sha256_text(patch_text()) if source.patched else None,
-        "abi": abi,
+        "abi": variant.abi,  # the namespace and dynamic loading are in the flags
         "flags": flags,
         "cc": compiler_identity("CC", "cc"),
         "cxx": compiler_identity("CXX", "c++"),
         "cflags": os.environ.get("CFLAGS", ""),
     }
     digest = sha256_text(json.dumps(key, sort_keys=True))[:16]
-    return cache / "installs" / f"itk-{source.version}-{abi}-{digest}"
+    return cache / "installs" / f"itk-{source.version}-{variant.name}-{digest}"
 
 
 def itk_dir(install: Path, version: str) -> Path:
@@ -840,7 +862,7 @@ class BuildPlan:
     """Everything one ITK build needs."""
 
     source: SourceSpec
-    abi: str
+    variant: Variant
     flags: list[str]
     install: Path
     jobs: int
@@ -851,7 +873,7 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
     source, install = plan.source, plan.install
     root = ensure_prepared(cache, source)
     check_tools()
-    with scratch_dir(cache, f"build-{plan.abi}") as tmp:
+    with scratch_dir(cache, f"build-{plan.variant.name}") as tmp:
         build, stage = tmp / "build", tmp / "stage"
         prefix = f"-DCMAKE_INSTALL_PREFIX={install}"
         started = time.monotonic()
@@ -868,36 +890,38 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
             fail(f"the ITK install has no {config.relative_to(staged)}")
         info: dict[str, object] = {
             "itk_version": source.version,
-            "abi": plan.abi,
+            "abi": plan.variant.abi,
+            "namespace": plan.variant.namespace,
+            "dynamic_loading": plan.variant.dynamic_loading,
             "patched": source.patched,
             "source_sha256": source.source_sha256,
             "origin": source.origin,
-            "cxx_flags": ABI_DEFINES[plan.abi],
+            "cxx_flags": plan.variant.cxx_flags(),
         }
         write_json(staged / SOURCE_INFO, info)
         publish(staged, install)
         log(
-            f"ITK {source.version} ({plan.abi} ABI): "
+            f"ITK {source.version} ({plan.variant.name}): "
             f"configure {configured - started:.0f} s, "
             f"build {built - configured:.0f} s, "
             f"install {time.monotonic() - built:.0f} s"
         )
 
 
-def ensure_install(cache: Path, abi: str, jobs: int) -> Path:
-    """Return the ITK_DIR for ``abi``, building ITK first if it is not cached."""
+def ensure_install(cache: Path, variant: Variant, jobs: int) -> Path:
+    """Return the ITK_DIR for ``variant``, building ITK first if it is not cached."""
     source = resolve_source(cache)
-    flags = configure_flags(abi)
-    install = install_dir(cache, source, abi, flags)
+    flags = configure_flags(variant)
+    install = install_dir(cache, source, variant, flags)
     if is_complete(install, source.version):
-        log(f"using cached ITK {source.version} ({abi} ABI) at {install}")
+        log(f"using cached ITK {source.version} ({variant.name}) at {install}")
         return itk_dir(install, source.version)
     with file_lock(install.parent / f".{install.name}.lock"):
         if not is_complete(install, source.version):
             if install.exists():
                 fail(f"{install} exists but is incomplete; remove it and retry")
-            log(f"building ITK {source.version} for the {abi} ABI into {install}")
-            build_install(cache, BuildPlan(source, abi, flags, install, jobs))
+            log(f"building ITK {source.version} ({variant.name}) into {install}")
+            build_install(cache, BuildPlan(source, variant, flags, install, jobs))
     return itk_dir(install, source.version)
 
 
@@ -908,6 +932,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI")
+    parser.add_argument(
+        "--namespace",
+        default="itk",
+        choices=sorted(NAMESPACE_DEFINES),
+        help="C++ namespace of ITK (slicer_itk: as 3D Slicer's ITK; adds -Ditk=slicer_itk)",
+    )
+    parser.add_argument(
+        "--dynamic-loading",
+        action="store_true",
+        help="ITK_DYNAMIC_LOADING=ON: for test-host ITKs only, never for plugins",
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -928,7 +963,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     sweep_stale_tmp(cache)
     try:
-        result = ensure_install(cache, args.abi, args.jobs)
+        variant = Variant(args.abi, args.namespace, args.dynamic_loading)
+        result = ensure_install(cache, variant, args.jobs)
     except SuperbuildError as error:
         log(f"error: {error}")
         return 1
