@@ -13,8 +13,9 @@ itk_tag_log() { printf '\n== %s\n' "$*" >&2; }
 source "$ITK_TAG_ROOT/scripts/apt.sh"
 
 # g++ builds the plugins and the private ITK; apt-get source (run by the
-# superbuild) fetches Debian's ITK source when no ITK tree is given.
-itk_tag_apt_install g++ xz-utils ${ITK_TAG_APT_PACKAGES:-}
+# superbuild) fetches Debian's ITK source when no ITK tree is given, and
+# patch back-ports one ITK 5.4 declaration into it.
+itk_tag_apt_install g++ xz-utils patch ${ITK_TAG_APT_PACKAGES:-}
 
 if [ ! -x "$ITK_TAG_VENV/bin/python" ]; then
   itk_tag_log "creating $ITK_TAG_VENV"

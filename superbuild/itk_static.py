@@ -2,13 +2,18 @@
 """Build (once) and cache a minimal, static, PIC, hidden-visibility ITK.
 
 The itk-tag plugins carry a private copy of ITK. Each host wheel needs its own
-libstdc++ ABI, so this script builds ITK once per ABI and caches the result::
+libstdc++ ABI (and 3D Slicer its own namespace), so this script builds ITK once
+per variant and caches the result::
 
-    python superbuild/itk_static.py --abi {new,old} [--jobs N]
+    python superbuild/itk_static.py --abi {new|old|new,old} [--namespace {itk|slicer_itk|itk,slicer_itk}]
+        [--dynamic-loading] [--objects {plugin,host,all}] [--jobs N]
 
-Progress goes to stderr; the LAST line of stdout is the absolute folder holding
-``ITKConfig.cmake`` (the value for ``ITK_DIR``). A second run with the same
-inputs prints it at once without rebuilding.
+Only the objects the consumer links are compiled (see itk_objects.py).
+Progress goes to stderr. For one variant, the LAST line of stdout is the
+absolute folder holding ``ITKConfig.cmake`` (the value for ``ITK_DIR``); for
+several (comma-separated values) or with ``--print-variants``, one
+``<variant>=<ITK_DIR>`` line each, e.g. ``old-slicer_itk=/...``. A second run with
+the same inputs prints the same at once without rebuilding.
 
 ITK source, first match wins:
 
@@ -27,6 +32,7 @@ Only the Python standard library is used (Python 3.9+).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -40,17 +46,21 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, NoReturn
 
+import itk_objects
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from types import FrameType
 
 # Bump when the cache layout or the meaning of a cached item changes.
-SCHEMA = 1
+# 2: object lists (itk_objects.py), source paths mapped out of the binaries.
+SCHEMA = 2
 
 DEBIAN_PACKAGE = "insighttoolkit5"
 DEBIAN_VERSION = "5.2.1-5+deb12u1"
@@ -95,6 +105,9 @@ METADATA_BASE_HEADER = "Modules/Core/Common/include/itkMetaDataObjectBase.h"
 EQUAL_VIRTUAL_RE = re.compile(r"Equal\s*\(\s*const\s+MetaDataObjectBase\s*&")
 
 ABI_DEFINES = {"new": "-D_GLIBCXX_USE_CXX11_ABI=1", "old": "-D_GLIBCXX_USE_CXX11_ABI=0"}
+# 3D Slicer's ITK fork renames the namespace (its itkNamespace.h does
+# ``#define itk slicer_itk``); a plugin for it must be built the same way.
+NAMESPACE_DEFINES = {"itk": (), "slicer_itk": ("-Ditk=slicer_itk",)}
 STALE_TMP_SECONDS = 2 * 24 * 3600
 SOURCE_INFO = "itk-tag-source.json"
 # deb822 fields not carried into the derived deb-src entry (the rest, such as
@@ -133,6 +146,26 @@ class SourceSpec:
     origin: str
     prepared: Path  # <cache>/sources/...: the subset, patched if needed
     tree: Path | None  # user-supplied tree to copy from; None: Debian tarball
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What distinguishes one private ITK build from another."""
+
+    abi: str  # key of ABI_DEFINES
+    namespace: str = "itk"  # key of NAMESPACE_DEFINES
+    dynamic_loading: bool = False  # test hosts only: plugins must never scan ITK_AUTOLOAD_PATH
+    objects: str = "plugin"  # which objects to compile: an itk_objects.PROFILES entry
+
+    @property
+    def name(self) -> str:
+        """Short name used in cache folder names: ``new``, ``old-slicer_itk-dl``..."""
+        parts = [self.abi, "" if self.namespace == "itk" else self.namespace]
+        return "-".join([p for p in parts if p] + (["dl"] if self.dynamic_loading else []))
+
+    def cxx_flags(self) -> str:
+        """The C++ flags ITK is built with; a plugin linking it needs the same."""
+        return " ".join([ABI_DEFINES[self.abi], *NAMESPACE_DEFINES[self.namespace]])
 
 
 @dataclass
@@ -222,6 +255,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Children running now (several when variants are built side by side).
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
 def run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
     """Run a command with its output on stderr; raise SuperbuildError on failure.
 
@@ -234,13 +272,26 @@ def run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | No
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=sys.stderr, start_new_session=True)
     except FileNotFoundError:
         fail(f"{cmd[0]!r} not found on PATH")
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         returncode = proc.wait()
     except BaseException:
         stop_group(proc)
         raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     if returncode != 0:
         fail(f"command failed with exit code {returncode}: {' '.join(cmd)}")
+
+
+def stop_all() -> None:
+    """Stop every child that run() started and that is still running."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        stop_group(proc)
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -578,57 +629,25 @@ def check_required(root: Path, origin: str) -> None:
 # ---------------------------------------------------------------------- patching
 
 
-def parse_patch(text: str) -> list[tuple[str, list[tuple[int, list[str], list[str]]]]]:
-    """Parse a unified diff into (path, [(old_start, old_lines, new_lines)])."""
-    files: list[tuple[str, list[tuple[int, list[str], list[str]]]]] = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if line.startswith("+++ "):
-            path = line[4:].split("\t")[0].strip()
-            files.append((path.split("/", 1)[1], []))  # -p1
-            continue
-        header = re.match(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", line)
-        if not header or not files:
-            continue
-        old_left = int(header.group(2) or 1)
-        new_left = int(header.group(4) or 1)
-        old: list[str] = []
-        new: list[str] = []
-        while old_left or new_left:
-            body = lines[index]
-            index += 1
-            tag, content = (body[:1], body[1:]) if body else (" ", "")
-            if tag == "\\":  # "\ No newline at end of file"
-                continue
-            if tag in " -":
-                old.append(content)
-                old_left -= 1
-            if tag in " +":
-                new.append(content)
-                new_left -= 1
-        files[-1][1].append((int(header.group(1)), old, new))
-    return files
+def apply_patch(root: Path, patch_file: Path) -> None:
+    """Apply a ``-p1`` unified diff below ``root`` with ``patch``, else ``git apply``.
 
-
-def apply_patch(root: Path, patch_text: str) -> None:
-    """Apply a unified diff (exact context, any offset) below ``root``."""
-    for rel, hunks in parse_patch(patch_text):
-        path = root / rel
-        lines = path.read_text(encoding="utf-8").split("\n")
-        offset = 0
-        for start, old, new in hunks:
-            expected = max(start - 1 + offset, 0)
-            positions = [i for i in range(len(lines) - len(old) + 1) if lines[i : i + len(old)] == old]
-            if not positions:
-                fail(f"patch does not apply to {rel} (hunk at line {start}); is this ITK 5.2.x?")
-            best = min(positions, key=lambda i: abs(i - expected))
-            lines[best : best + len(old)] = new
-            offset += len(new) - len(old)
-        path.write_text("\n".join(lines), encoding="utf-8")
-        log(f"patched {rel}")
+    Either tool refuses a hunk whose context does not match exactly (fuzz 0).
+    """
+    if shutil.which("patch"):
+        cmd = ["patch", "-p1", "-N", "-F0", "-s", "-i", str(patch_file)]
+        env = None
+    elif shutil.which("git"):
+        cmd = ["git", "apply", "-p1", str(patch_file)]
+        # Keep git from treating an enclosing work tree as the target.
+        env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
+    else:
+        fail("applying the ITK back-port needs 'patch' (apt-get install patch) or 'git'")
+    try:
+        run(cmd, cwd=root, env=env)
+    except SuperbuildError as error:
+        fail(f"{error}: the back-port does not apply; is this ITK 5.2.x?")
+    log(f"applied {patch_file.name}")
 
 
 # ---------------------------------------------------------------- ITK sources
@@ -668,7 +687,7 @@ def finish_source(staged: Path, source: SourceSpec) -> None:
     if source.patched:
         if not needs_equal_patch(staged):
             fail(f"{source.origin}: MetaDataObjectBase already has Equal()")
-        apply_patch(staged, patch_text())
+        apply_patch(staged, PATCH_FILE)
     if needs_equal_patch(staged):
         fail(f"{source.origin}: MetaDataObjectBase still lacks Equal()")
     info: dict[str, object] = {
@@ -758,43 +777,35 @@ def resolve_source(cache: Path) -> SourceSpec:
 # ------------------------------------------------------------------------ build
 
 
-def cxx_flags(abi: str, namespace: str) -> str:
-    """The C++ flags ITK and the plugin build share: the ABI, and Slicer's namespace rename."""
-    return ABI_DEFINES[abi] + ("" if namespace == "itk" else f" -Ditk={namespace}")
-
-
-def configure_flags(abi: str, namespace: str = "itk", host: bool = False) -> list[str]:
+def configure_flags(variant: Variant, path_flags: str = "") -> list[str]:
     """CMake arguments for the ITK build (without source, build or prefix).
 
-    ``host``: a shared ITK with dynamic factory loading, as 3D Slicer's and
-    Debian's are, for the tests' host programs (never for a plugin: its
-    private ITK must not load ITK_AUTOLOAD_PATH itself).
+    Without ``path_flags`` (see path_maps) they are the cache key's.
     """
-    shared = "ON" if host else "OFF"
-    # Order matters: the flags are part of the cache key.
-    flags = [
+    # A plugin's ITK is hidden inside it. A test host's keeps ITK's default
+    # visibility, so that a host program linked with --export-dynamic shows
+    # its ITK symbols, and their namespace, as a shared ITK (Slicer's) does.
+    visibility = [] if variant.dynamic_loading else [
+        "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
+        "-DCMAKE_C_VISIBILITY_PRESET=hidden",
+        "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
+    ]
+    return [
         "-GNinja",
         "-DCMAKE_BUILD_TYPE=Release",
-        f"-DCMAKE_CXX_FLAGS={cxx_flags(abi, namespace)}",
-        f"-DBUILD_SHARED_LIBS={shared}",
+        "-DCMAKE_CXX_FLAGS=" + " ".join(filter(None, [variant.cxx_flags(), path_flags])),
+        "-DBUILD_SHARED_LIBS=OFF",
         "-DBUILD_TESTING=OFF",
         "-DBUILD_EXAMPLES=OFF",
         "-DITK_BUILD_DEFAULT_MODULES=OFF",
         "-DITKGroup_Core=OFF",
         "-DModule_ITKIOImageBase=ON",
-    ]
-    if not host:
-        flags += [
-            "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
-            "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
-            "-DCMAKE_C_VISIBILITY_PRESET=hidden",
-            "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
-        ]
-    return flags + [
+        "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
+        *visibility,
         "-DCMAKE_POLICY_VERSION_MINIMUM=3.5",
         "-DITK_WRAPPING=OFF",
         "-DITK_USE_KWSTYLE=OFF",
-        f"-DITK_DYNAMIC_LOADING={shared}",
+        f"-DITK_DYNAMIC_LOADING={'ON' if variant.dynamic_loading else 'OFF'}",
     ]
 
 
@@ -824,20 +835,29 @@ def compiler_identity(env_var: str, default: str) -> str:
     return " ".join([os.path.realpath(path), *words[1:], version])
 
 
-def install_dir(cache: Path, source: SourceSpec, abi: str, flags: list[str]) -> Path:
-    """Cache folder of the install for (source, ABI, flags + patch)."""
+def install_dir(cache: Path, source: SourceSpec, variant: Variant, flags: list[str]) -> Path:
+    """Cache folder of the install for (source, variant, flags + patch)."""
     key = {
         "schema": SCHEMA,
         "source_sha256": source.source_sha256,
         "patch_sha256": sha256_text(patch_text()) if source.patched else None,
-        "abi": abi,
+        "abi": variant.abi,  # the namespace and dynamic loading are in the flags
+        "objects": variant.objects,
+        "object_list": objects_list_id(variant.objects),
         "flags": flags,
         "cc": compiler_identity("CC", "cc"),
         "cxx": compiler_identity("CXX", "c++"),
         "cflags": os.environ.get("CFLAGS", ""),
     }
     digest = sha256_text(json.dumps(key, sort_keys=True))[:16]
-    return cache / "installs" / f"itk-{source.version}-{abi}-{digest}"
+    return cache / "installs" / f"itk-{source.version}-{variant.name}-{digest}"
+
+
+def objects_list_id(profile: str) -> str | None:
+    """SHA-256 of a profile's object list (None for ``all``)."""
+    if profile == "all":
+        return None
+    return sha256_file(itk_objects.list_file(profile))
 
 
 def itk_dir(install: Path, version: str) -> Path:
@@ -857,11 +877,34 @@ class BuildPlan:
     """Everything one ITK build needs."""
 
     source: SourceSpec
-    abi: str
-    cxx_flags: str
+    variant: Variant
     flags: list[str]
     install: Path
     jobs: int
+
+
+def path_maps(root: Path, build: Path, version: str) -> str:
+    """Compiler flags that keep the source and build folders out of the binaries.
+
+    ``__FILE__`` (in ITK's exception and warning texts) then reads
+    ``ITK-5.2.1/Modules/...`` instead of a path in the cache. Not part of the
+    cache key: they depend on where the cache is, not on what is built.
+    """
+    return f"-ffile-prefix-map={root}/=ITK-{version}/ -ffile-prefix-map={build}/=ITK-{version}-build/"
+
+
+def compile_itk(build: Path, plan: BuildPlan) -> str:
+    """Compile what the plan's object list names, or all of ITK; say which."""
+    if plan.variant.objects != "all":
+        listed = itk_objects.list_file(plan.variant.objects)
+        try:
+            count = itk_objects.build_listed(build, itk_objects.read_list(listed), plan.jobs, run)
+        except itk_objects.ObjectListError as error:
+            log(f"{error}; building all of ITK instead")
+        else:
+            return f"{count} objects of {listed.name}"
+    run(["cmake", "--build", str(build), "--parallel", str(plan.jobs)])
+    return "all"
 
 
 def build_install(cache: Path, plan: BuildPlan) -> None:
@@ -869,13 +912,16 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
     source, install = plan.source, plan.install
     root = ensure_prepared(cache, source)
     check_tools()
-    with scratch_dir(cache, f"build-{plan.abi}") as tmp:
+    with scratch_dir(cache, f"build-{plan.variant.name}") as tmp:
         build, stage = tmp / "build", tmp / "stage"
         prefix = f"-DCMAKE_INSTALL_PREFIX={install}"
         started = time.monotonic()
-        run(["cmake", "-S", str(root), "-B", str(build), *plan.flags, prefix])
+        maps = path_maps(root, build, source.version)
+        c_flags = " ".join(filter(None, [os.environ.get("CFLAGS", ""), maps]))
+        flags = [*configure_flags(plan.variant, maps), f"-DCMAKE_C_FLAGS={c_flags}"]
+        run(["cmake", "-S", str(root), "-B", str(build), *flags, prefix])
         configured = time.monotonic()
-        run(["cmake", "--build", str(build), "--parallel", str(plan.jobs)])
+        built_what = compile_itk(build, plan)
         built = time.monotonic()
         # DESTDIR staging keeps the final prefix in the installed files.
         stage_env = {**os.environ, "DESTDIR": str(stage)}
@@ -886,62 +932,110 @@ def build_install(cache: Path, plan: BuildPlan) -> None:
             fail(f"the ITK install has no {config.relative_to(staged)}")
         info: dict[str, object] = {
             "itk_version": source.version,
-            "abi": plan.abi,
+            "abi": plan.variant.abi,
+            "namespace": plan.variant.namespace,
+            "dynamic_loading": plan.variant.dynamic_loading,
+            "objects": built_what,
             "patched": source.patched,
             "source_sha256": source.source_sha256,
             "origin": source.origin,
-            "cxx_flags": plan.cxx_flags,
+            "cxx_flags": plan.variant.cxx_flags(),
         }
         write_json(staged / SOURCE_INFO, info)
         publish(staged, install)
         log(
-            f"ITK {source.version} ({plan.abi} ABI): "
+            f"ITK {source.version} ({plan.variant.name}, {built_what}): "
             f"configure {configured - started:.0f} s, "
             f"build {built - configured:.0f} s, "
             f"install {time.monotonic() - built:.0f} s"
         )
 
 
-def ensure_install(cache: Path, abi: str, jobs: int, namespace: str = "itk", host: bool = False) -> Path:
-    """Return the ITK_DIR for ``abi`` and ``namespace``, building ITK first if it is not cached."""
+def ensure_install(cache: Path, variant: Variant, jobs: int) -> Path:
+    """Return the ITK_DIR for ``variant``, building ITK first if it is not cached."""
     source = resolve_source(cache)
-    flags = configure_flags(abi, namespace, host)
-    install = install_dir(cache, source, abi, flags)
-    what = f"{abi} ABI, namespace {namespace}{', shared host' if host else ''}"
+    flags = configure_flags(variant)
+    install = install_dir(cache, source, variant, flags)
     if is_complete(install, source.version):
-        log(f"using cached ITK {source.version} ({what}) at {install}")
+        log(f"using cached ITK {source.version} ({variant.name}) at {install}")
         return itk_dir(install, source.version)
     with file_lock(install.parent / f".{install.name}.lock"):
         if not is_complete(install, source.version):
             if install.exists():
                 fail(f"{install} exists but is incomplete; remove it and retry")
-            log(f"building ITK {source.version} ({what}) into {install}")
-            build_install(cache, BuildPlan(source, abi, cxx_flags(abi, namespace), flags, install, jobs))
+            log(f"building ITK {source.version} ({variant.name}) into {install}")
+            build_install(cache, BuildPlan(source, variant, flags, install, jobs))
     return itk_dir(install, source.version)
+
+
+def ensure_installs(cache: Path, variants: Sequence[Variant], jobs: int) -> list[Path]:
+    """Build (or find) several variants at once; return their ITK_DIRs in order.
+
+    Configuring ITK is mostly one process on one core, so variants are built
+    side by side, each with its share of ``jobs``. If the run is interrupted,
+    every running build's process group is stopped before the error is raised.
+    """
+    if len(variants) == 1:
+        return [ensure_install(cache, variants[0], jobs)]
+    share = max(1, jobs // len(variants))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(variants)) as pool:
+        futures = [pool.submit(ensure_install, cache, variant, share) for variant in variants]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            stop_all()
+            raise
 
 
 # ------------------------------------------------------------------------- main
 
 
+def choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of ``allowed`` values."""
+
+    def parse(text: str) -> list[str]:
+        values = [v for v in text.split(",") if v]
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(allowed)} (comma-separated)")
+        return values
+
+    return parse
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--abi", required=True, choices=sorted(ABI_DEFINES), help="libstdc++ ABI")
     parser.add_argument(
-        "--namespace",
-        default="itk",
-        choices=("itk", "slicer_itk"),
-        help="ITK's C++ namespace: slicer_itk renames it as 3D Slicer's ITK does (-Ditk=slicer_itk)",
+        "--abi", required=True, type=choices(sorted(ABI_DEFINES)), help="libstdc++ ABI: new, old or new,old"
     )
     parser.add_argument(
-        "--host",
+        "--namespace",
+        default=["itk"],
+        type=choices(sorted(NAMESPACE_DEFINES)),
+        help="C++ namespace of ITK: itk (default), slicer_itk (as 3D Slicer's ITK: -Ditk=slicer_itk) or both",
+    )
+    parser.add_argument(
+        "--dynamic-loading",
         action="store_true",
-        help="a shared ITK with dynamic factory loading, for test host programs (not for plugins)",
+        help="ITK_DYNAMIC_LOADING=ON: for test-host ITKs only, never for plugins",
+    )
+    parser.add_argument(
+        "--objects",
+        choices=itk_objects.PROFILES,
+        help="objects to compile: plugin (default), host (default with --dynamic-loading) or all",
+    )
+    parser.add_argument(
+        "--print-variants",
+        action="store_true",
+        help="print '<variant>=<ITK_DIR>' lines even for one variant",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel build jobs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
+    if args.objects is None:
+        args.objects = "host" if args.dynamic_loading else "plugin"
     return args
 
 
@@ -951,18 +1045,27 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: print the ITK_DIR as the last stdout line."""
+    """Entry point: print the ITK_DIR(s) on stdout."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     cache = cache_root()
     cache.mkdir(parents=True, exist_ok=True)
     sweep_stale_tmp(cache)
+    variants = [
+        Variant(abi, namespace, args.dynamic_loading, args.objects)
+        for abi in args.abi
+        for namespace in args.namespace
+    ]
     try:
-        result = ensure_install(cache, args.abi, args.jobs, args.namespace, args.host)
+        results = ensure_installs(cache, variants, args.jobs)
     except SuperbuildError as error:
         log(f"error: {error}")
         return 1
-    print(result, flush=True)
+    if len(variants) == 1 and not args.print_variants:
+        print(results[0], flush=True)
+    else:
+        for variant, result in zip(variants, results):
+            print(f"{variant.name}={result}", flush=True)
     return 0
 
 

@@ -3,10 +3,12 @@
 Each host is ``test/hosts/itkTagHostProgram.cxx`` built against one ITK:
 
 * ``debian``: Debian's shared ITK 5.2.1 (new libstdc++ ABI, namespace ``itk``);
-* ``old-itk``, ``new-slicer_itk``, ``old-slicer_itk``: shared ITKs with
-  dynamic factory loading, built from the same source as the wheel's private
-  ITK by ``superbuild/itk_static.py --host`` (cached in ~/.cache/itk-tag), with
-  the old ABI and/or 3D Slicer's namespace rename (``-Ditk=slicer_itk``).
+* ``old-itk``, ``new-slicer_itk``, ``old-slicer_itk``: ITKs with dynamic
+  factory loading, built from the same source as the wheel's private ITK by
+  ``superbuild/itk_static.py --dynamic-loading`` (cached in ~/.cache/itk-tag),
+  with the old ABI and/or 3D Slicer's namespace rename (``-Ditk=slicer_itk``).
+  They are static; the program exports their symbols (``ENABLE_EXPORTS``), as
+  a shared ITK such as Slicer's does, so the plugin can tell their namespace.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def itk_dir(host: Host) -> Path:
         return found[0]
     script = ROOT / "superbuild" / "itk_static.py"
     output = _run(
-        [sys.executable, str(script), "--abi", host.abi, "--namespace", host.namespace, "--host"],
+        [sys.executable, str(script), "--abi", host.abi, "--namespace", host.namespace, "--dynamic-loading"],
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
     )
     return Path(output.strip().splitlines()[-1])
