@@ -5,7 +5,8 @@
 # run and the C++ suite under ASan+UBSan. The Python malformed-input table
 # under ASan is `bash scripts/sanitizers.sh --python` (about 10 more minutes).
 set -euo pipefail
-ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev" ITK_TAG_PIP_EXTRAS="[test]" \
+# plastimatch: a real ITK application from Debian, a host of the plugin folder.
+ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev plastimatch" ITK_TAG_PIP_EXTRAS="[test]" \
   source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export PATH="$ITK_TAG_VENV/bin:$PATH"
 cd "$ITK_TAG_ROOT"

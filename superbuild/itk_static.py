@@ -785,11 +785,15 @@ def configure_flags(variant: Variant, path_flags: str = "") -> list[str]:
     # A plugin's ITK is hidden inside it. A test host's keeps ITK's default
     # visibility, so that a host program linked with --export-dynamic shows
     # its ITK symbols, and their namespace, as a shared ITK (Slicer's) does.
-    visibility = [] if variant.dynamic_loading else [
-        "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
-        "-DCMAKE_C_VISIBILITY_PRESET=hidden",
-        "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
-    ]
+    visibility = (
+        []
+        if variant.dynamic_loading
+        else [
+            "-DCMAKE_CXX_VISIBILITY_PRESET=hidden",
+            "-DCMAKE_C_VISIBILITY_PRESET=hidden",
+            "-DCMAKE_VISIBILITY_INLINES_HIDDEN=ON",
+        ]
+    )
     return [
         "-GNinja",
         "-DCMAKE_BUILD_TYPE=Release",

@@ -4,6 +4,8 @@ host that crashes: its exit code and the lines it prints. Runs in fresh installs
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 from conftest import Install
 from itk_tag import _native
@@ -43,7 +45,7 @@ def test_healthy_json(fresh_venv: Install) -> None:
         ("itk (ITK Python)", True),
         ("itk_tag.read_array", True),
     ]
-    assert set(report["builds"]) == set(_native.ABIS)
+    assert set(report["builds"]) == {f"{a}-{n}" for a in _native.ABIS for n in _native.NAMESPACES}
     assert report["startup_hook"] == "armed"
 
 
@@ -66,7 +68,7 @@ def test_broken_install_names_the_problem_and_the_fix(broken_venv: Install) -> N
     reinstall = f"  fix: {broken_venv.python} -m pip install --force-reinstall --no-deps itk-tag"
     for abi in _native.ABIS:
         index = next(
-            i for i, line in enumerate(lines) if line.startswith(f"problem: the plugin build for the {abi} ")
+            i for i, line in enumerate(lines) if line.startswith(f"problem: the plugin build {abi}-itk ")
         )
         assert lines[index + 1] == reinstall
     problems = [line for line in lines if line.startswith("problem:")]
@@ -77,10 +79,14 @@ def test_broken_install_names_the_problem_and_the_fix(broken_venv: Install) -> N
     assert lines[-1] == "NOT ok: see the problems above"
 
 
-def test_a_crashing_host_is_reported_not_suffered(fresh_venv: Install) -> None:
-    # The plugin built for ITK Python's ABI crashes SimpleITK's import (SIGBUS): a real crash.
-    found = fresh_venv.run("-c", "from itk_tag import _native; print(_native.plugin_library('new').parent)")
-    wrong = found.stdout.strip()
+def test_a_crashing_host_is_reported_not_suffered(fresh_venv: Install, tmp_path: Path) -> None:
+    # Another project's plugin whose itkLoad() returns no factory at all: SimpleITK's
+    # ITK writes into it at import and crashes, a real crash of a real host.
+    wrong = tmp_path / "foreign-plugins"
+    wrong.mkdir()
+    source = tmp_path / "foreign.c"
+    source.write_text("void *itkLoad(void) { return (void *)16; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(wrong / "libForeign.so"), str(source)], check=True)
     code, lines = doctor(fresh_venv, env={"ITK_AUTOLOAD_PATH": wrong})
     assert code == 1
     assert f"ITK_AUTOLOAD_PATH  {wrong}" in lines
