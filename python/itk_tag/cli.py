@@ -7,11 +7,12 @@ differ), 2 usage error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import batch
 from .conversion import Outcome, convert, reason_of
@@ -23,6 +24,7 @@ from .labels import LabelsError, load_labels
 from .plan import UsageError
 from .plugins import plugin_path
 from .reference import check
+from .slicer import SlicerInstall, default_home, find_slicer, install, status, uninstall, unsupported_reason
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -98,6 +100,107 @@ def _doctor(args: argparse.Namespace) -> int:
     from . import doctor  # here: the other commands need none of it
 
     return doctor.main(as_json=args.json)
+
+
+def _reporting_os_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turns an OSError (read-only Slicer installation, unreadable library) into a message and exit 1."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except OSError as error:
+            print(f"itk-tag: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
+    return find_slicer(args.home if args.home is not None else default_home())
+
+
+@_reporting_os_errors
+def _slicer_install(args: argparse.Namespace) -> int:
+    slicer = _slicer_at(args)
+    reason = unsupported_reason(slicer)
+    if reason and not args.force:
+        print(f"itk-tag: Slicer {slicer.version} at {slicer.home}: not installed: {reason} "
+              "(--force installs anyway; the plugin then stays inactive there)", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
+    report = install(slicer)
+    print(
+        f"itk-tag plugin installed in {slicer.factories} ({len(report.written)} files written, "
+        f"{len(report.unchanged)} already up to date); restart Slicer to load it"
+    )
+    return EXIT_OK
+
+
+@_reporting_os_errors
+def _slicer_uninstall(args: argparse.Namespace) -> int:
+    slicer = _slicer_at(args)
+    removed = uninstall(slicer)
+    if removed:
+        print(f"itk-tag plugin removed from {slicer.factories} ({len(removed)} files)")
+    else:
+        print(f"itk-tag plugin not installed in {slicer.factories}: nothing removed")
+    return EXIT_OK
+
+
+@_reporting_os_errors
+def _slicer_status(args: argparse.Namespace) -> int:
+    result = status(_slicer_at(args))
+    print(json.dumps(result.to_dict()) if args.json else result.report())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _slicer_commands(commands: argparse._SubParsersAction) -> None:
+    slicer = commands.add_parser(
+        "slicer",
+        help="install the .tag plugin into a 3D Slicer installation, remove it, or check it",
+        description="3D Slicer loads ITK plugins only from its own lib/Slicer-X.Y/ITKFactories folder "
+        "(its launcher replaces ITK_AUTOLOAD_PATH). These commands copy the itk-tag plugin there, remove "
+        "it, or report whether it serves that Slicer. SLICER_HOME is the folder holding the Slicer "
+        "launcher (and bin/SlicerLauncherSettings.ini); default: $SLICER_HOME. See docs/slicer.md.",
+    )
+    actions = slicer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument(
+        "home", nargs="?", metavar="SLICER_HOME", help="the Slicer installation (default: $SLICER_HOME)"
+    )
+    installed = actions.add_parser(
+        "install",
+        parents=[home],
+        help="copy the plugin into SLICER_HOME/lib/Slicer-X.Y/ITKFactories",
+        description="Copy the itk-tag plugin (libIOTagPlugin.so and its itk-tag-builds folder) into "
+        "Slicer's ITKFactories folder; each file is written whole (temporary name, then rename), files "
+        "already identical are kept, other files there are never touched. Refused, with nothing written, "
+        "when this itk-tag cannot serve that Slicer's ITK. Exit code 0 installed, 1 refused or failed, "
+        "2 SLICER_HOME is not a Slicer installation.",
+    )
+    installed.add_argument(
+        "--force", action="store_true", help="install even when the plugin cannot serve that Slicer"
+    )
+    installed.set_defaults(run=_slicer_install)
+    removed = actions.add_parser(
+        "uninstall",
+        parents=[home],
+        help="remove the plugin from Slicer's ITKFactories folder",
+        description="Remove what itk-tag slicer install put into Slicer's ITKFactories folder "
+        "(libIOTagPlugin.so, itk-tag-builds/); other files there are never touched.",
+    )
+    removed.set_defaults(run=_slicer_uninstall)
+    checked = actions.add_parser(
+        "status",
+        parents=[home],
+        help="report Slicer's version, ITK, libstdc++ ABI and namespace, and whether the plugin serves it",
+        description="Report the Slicer version, its ITK version, libstdc++ ABI and ITK namespace (read from "
+        "its libITKCommon library as the plugin reads its host), whether the itk-tag plugin is installed "
+        "(and whether it is this itk-tag's), and whether it serves that Slicer. Exit code 0 when this "
+        "itk-tag's plugin is installed and serves it, 1 otherwise, 2 not a Slicer installation.",
+    )
+    checked.add_argument("--json", action="store_true", help="print the status as one JSON object")
+    checked.set_defaults(run=_slicer_status)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -286,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
     doctor.set_defaults(run=_doctor)
+    _slicer_commands(commands)
     return parser
 
 

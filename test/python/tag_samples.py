@@ -100,13 +100,18 @@ def raw_label_counts(path: Path) -> dict[int, int]:
 
 
 def run_cli(
-    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 300
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Runs ``itk-tag ARGS`` in a fresh process (stderr is not a terminal: no progress bar)."""
+    """Runs ``itk-tag ARGS`` in a fresh process (stderr is not a terminal: no progress bar);
+    ``env`` replaces the whole environment."""
     return subprocess.run(
         [sys.executable, "-m", "itk_tag", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=timeout,
+        env=env,
     )
