@@ -129,9 +129,10 @@ def _slicer_install(args: argparse.Namespace) -> int:
               "(--force installs anyway; the plugin then stays inactive there)", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     report = install(slicer)
+    stale = f", {len(report.removed)} earlier builds removed" if report.removed else ""
     print(
         f"itk-tag plugin installed in {slicer.factories} ({len(report.written)} files written, "
-        f"{len(report.unchanged)} already up to date); restart Slicer to load it"
+        f"{len(report.unchanged)} already up to date{stale}); restart Slicer to load it"
     )
     return EXIT_OK
 

@@ -122,7 +122,7 @@ def _plugin_files() -> list[Path]:
 
 def _ours(factories: Path) -> list[Path]:
     """Files of itk-tag's names in ``factories``, relative to it (entry library first)."""
-    names = {p for p in _plugin_files() if p.parts[0] != BUILDS_FOLDER}
+    names = [p for p in _plugin_files() if p.parts[0] != BUILDS_FOLDER]
     found = [name for name in names if (factories / name).is_file()]
     builds = factories / BUILDS_FOLDER
     if builds.is_dir():
@@ -145,29 +145,49 @@ def _copy(source: Path, destination: Path) -> None:
 
 @dataclass(frozen=True)
 class InstallReport:
-    """What :func:`install` did: files written and files already identical (relative paths)."""
+    """What :func:`install` did, as paths relative to ``ITKFactories``: files
+    written, files already identical, and builds of an earlier itk-tag removed.
+    """
 
     written: list[Path]
     unchanged: list[Path]
+    removed: list[Path]
 
 
 def install(slicer: SlicerInstall) -> InstallReport:
-    """Copies the plugin folder's files into ``slicer.factories``; identical files are kept.
+    """Copies the plugin folder's files into ``slicer.factories``; identical files are kept,
+    builds that this itk-tag no longer has are removed.
 
     Raises OSError (read-only installation, full disk, ...): files already
-    copied stay, each whole, and the entry library is copied last, so Slicer
-    loads nothing until a later install completes them.
+    copied stay, each whole; the entry library is copied last.
     """
     root = plugins.plugin_path()
+    expected = _plugin_files()
     written, unchanged = [], []
-    for name in _plugin_files():
+    for name in expected:
         source, destination = root / name, slicer.factories / name
         if destination.is_file() and filecmp.cmp(source, destination, shallow=False):
             unchanged.append(name)
             continue
         _copy(source, destination)
         written.append(name)
-    return InstallReport(written, unchanged)
+    # After the entry: the new one never asks for them.
+    removed = [name for name in _ours(slicer.factories) if name not in expected]
+    _remove(slicer.factories, removed)
+    return InstallReport(written, unchanged, removed)
+
+
+def _remove(factories: Path, names: list[Path]) -> None:
+    """Removes ``names`` from ``factories``, then the build folders this leaves empty."""
+    for name in names:
+        (factories / name).unlink()
+    builds = factories / BUILDS_FOLDER
+    if builds.is_dir():
+        for folder in builds.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if not any(builds.iterdir()):
+            builds.rmdir()
 
 
 def uninstall(slicer: SlicerInstall) -> list[Path]:
@@ -177,15 +197,7 @@ def uninstall(slicer: SlicerInstall) -> list[Path]:
     then the builds, then the ``itk-tag-builds`` folders left empty. Raises OSError.
     """
     removed = _ours(slicer.factories)
-    for name in removed:
-        (slicer.factories / name).unlink()
-    builds = slicer.factories / BUILDS_FOLDER
-    if builds.is_dir():
-        for folder in sorted(builds.iterdir(), reverse=True):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        if not any(builds.iterdir()):
-            builds.rmdir()
+    _remove(slicer.factories, removed)
     return removed
 
 

@@ -158,6 +158,20 @@ def test_install_replaces_a_changed_file_by_renaming(slicer: Path) -> None:
     assert not [p for p in factories(slicer).rglob(".*")]
 
 
+def test_install_over_an_earlier_itk_tag_removes_its_stale_builds(slicer: Path) -> None:
+    assert run_cli("slicer", "install", slicer).returncode == 0
+    stale = factories(slicer) / "itk-tag-builds" / "new" / "libIOTagImageIO.so"  # an older layout
+    stale.parent.mkdir()
+    stale.write_bytes(b"an older itk-tag's build")
+    code, facts = status(slicer)
+    assert code == 1 and facts["plugin"] == "different"
+    result = run_cli("slicer", "install", slicer)
+    assert result.returncode == 0, result.stderr
+    assert "1 earlier builds removed" in result.stdout
+    assert not stale.parent.exists()
+    assert status(slicer)[1]["plugin"] == "same"
+
+
 def test_uninstall_removes_only_what_install_put(slicer: Path) -> None:
     before = tree(slicer)
     assert run_cli("slicer", "install", slicer).returncode == 0
