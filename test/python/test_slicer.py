@@ -13,7 +13,7 @@ from pathlib import Path
 import itk_tag
 import pytest
 from conftest import DATA
-from hosts import HOSTS, Host, host_program, itk_dir
+from hosts import HOSTS, host_program
 from tag_samples import run_cli
 
 PLUGIN = itk_tag.plugin_path()
@@ -298,30 +298,30 @@ def test_install_is_refused_for_an_itk_it_does_not_serve(tmp_path: Path) -> None
     assert (factories(home) / "libIOTagPlugin.so").is_file()
 
 
-def itk_common_of(host: Host) -> Path:
-    """The shared ITKCommon of a test host's ITK (superbuild/itk_static.py --host)."""
-    for folder in itk_dir(host).parents:
-        found = sorted(folder.glob("lib/libITKCommon-*.so.1"))
-        if found:
-            return found[0]
-    raise FileNotFoundError(f"no libITKCommon of the {host.name} host ITK")
-
-
-def test_a_slicer_58_like_itk_old_abi_in_slicer_itk(tmp_path: Path) -> None:
-    """Slicer 5.8's case (old ABI, namespace slicer_itk): status reads it, the
-    installed copy serves a C++ host on that ITK through ITKFactories."""
-    host = next(h for h in HOSTS if h.name == "old-slicer_itk")
-    home = make_slicer(tmp_path, itk_common_of(host))
+@pytest.mark.parametrize(("name", "xy"), [("old-slicer_itk", "5.8"), ("new-slicer_itk", "5.12")])
+def test_a_slicer_like_itk_in_slicer_itk(tmp_path: Path, name: str, xy: str) -> None:
+    """Slicer 5.8's case (old ABI, namespace slicer_itk) and 5.12's (new ABI):
+    status reads it, and the installed copy serves a C++ host on that ITK through
+    the tree's ITKFactories. The test host's ITK is static in its program, which
+    exports its symbols as a shared ITKCommon does: that program stands in for
+    Slicer's ITKCommon."""
+    host = next(h for h in HOSTS if h.name == name)
+    program = host_program(host)
+    home = make_slicer(tmp_path, debian_itk_common(), xy)
+    lib = home / "lib" / f"Slicer-{xy}"
+    (lib / DEBIAN_ITK_COMMON).unlink()
+    shutil.copyfile(program, lib / "libITKCommon-5.2.so.1")
     assert run_cli("slicer", "install", home).returncode == 0
     code, facts = status(home)
     assert code == 0, facts
-    assert (facts["abi"], facts["namespace"]) == ("old", "slicer_itk")
+    assert facts["slicer_version"] == xy
+    assert (facts["abi"], facts["namespace"]) == (host.abi, "slicer_itk")
     assert facts["itk_version"] == "itk version 5.2.1"
     # What Slicer's launcher does: ITK_AUTOLOAD_PATH = lib/Slicer-X.Y/ITKFactories.
     result = subprocess.run(
-        [str(host_program(host)), str(DATA / "barbell2-10.tag")],
+        [str(program), str(DATA / "barbell2-10.tag")],
         capture_output=True, text=True, timeout=120,
-        env={**os.environ, "ITK_AUTOLOAD_PATH": str(factories(home))},
+        env={**os.environ, "ITK_AUTOLOAD_PATH": str(factories(home, xy))},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["io"] == "TagImageIO"
