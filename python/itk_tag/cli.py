@@ -1,7 +1,8 @@
 """The ``itk-tag`` command line: a thin layer over :mod:`itk_tag`'s functions.
 
 Exit codes: 0 success, 1 some file failed (or, for ``check``, the grids
-differ), 2 usage error, 130 interrupted.
+differ; for ``slicer status``, the plugin does not serve that Slicer), 2 usage
+error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -262,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="itk-tag",
         description="sliceOmatic .tag segmentation files for ITK, SimpleITK and numpy: inspect them, "
         "convert them (aligned exactly to their DICOM) to NRRD, Slicer .seg.nrrd, NIfTI, MetaImage, "
-        "and write .tag files. Exit codes: 0 success, 1 a file failed or (check) the grids differ, "
-        "2 usage error.",
+        "and write .tag files. Exit codes: 0 success, 1 a file failed or (check) the grids differ or "
+        "(slicer status) the plugin does not serve that Slicer, 2 usage error.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tolerances = _tolerance_options()
