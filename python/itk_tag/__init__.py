@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .header import TagHeader, read_array, read_header
     from .image import read
     from .labels import LabelTable, load_labels
+    from .measure import Measurements, measure, measure_file
     from .plan import UsageError
     from .plugins import plugin_path
     from .reference import GeometryCheck, GeometryMismatchError, check
@@ -36,6 +37,7 @@ _LAZY = {
     "GeometryCheck": "reference",
     "GeometryMismatchError": "reference",
     "LabelTable": "labels",
+    "Measurements": "measure",
     "ReferenceImageError": "dicom",
     "Report": "conversion",
     "TagHeader": "header",
@@ -46,6 +48,8 @@ _LAZY = {
     "convert_file": "conversion",
     "info": "description",
     "load_labels": "labels",
+    "measure": "measure",
+    "measure_file": "measure",
     "plugin_path": "plugins",
     "read": "image",
     "read_array": "header",
@@ -75,6 +79,7 @@ __all__ = [
     "GeometryMismatchError",
     "ItkTagWarning",
     "LabelTable",
+    "Measurements",
     "ReferenceImageError",
     "Report",
     "TagFileError",
@@ -86,6 +91,8 @@ __all__ = [
     "convert_file",
     "info",
     "load_labels",
+    "measure",
+    "measure_file",
     "plugin_path",
     "read",
     "read_array",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dicom import itk_reason, read_reference
+from .dicom import Reference, itk_reason, read_reference
 from .formats import format_of
 from .geometry import Grid, Tolerance, grid_of
 from .header import TagHeader, read_array
@@ -25,6 +25,8 @@ class Mask:
     keywords: dict[str, str]
     check: GeometryCheck | None = None
     """The comparison with the reference image, when the mask was put on its grid."""
+    reference: Reference | None = None
+    """The reference image, when the mask was put on its grid (slice k of voxels is its file or slice k)."""
 
 
 def tag_grid(header: TagHeader) -> Grid:
@@ -38,9 +40,10 @@ def load_tag(path: Path, reference: ReferenceSpec, tolerance: Tolerance, force: 
     reference_path = resolve_reference(path, reference)
     if reference_path is None:
         return Mask(voxels, tag_grid(header), dict(header.keywords))
-    check = compare(header, read_reference(reference_path, header.size[2]), tolerance)
+    image = read_reference(reference_path, header.size[2])
+    check = compare(header, image, tolerance)
     voxels, grid = aligned(voxels, check, force)
-    return Mask(voxels, grid, dict(header.keywords), check)
+    return Mask(voxels, grid, dict(header.keywords), check, image)
 
 
 def label_voxels(voxels: np.ndarray, where: Path) -> np.ndarray:
