@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .header import TagHeader, read_array, read_header
     from .image import read
     from .labels import LabelTable, load_labels
-    from .measure import Measurements, measure, measure_file
+    from .metrics import Measurements, measure, measure_file
     from .plan import UsageError
     from .plugins import plugin_path
     from .reference import GeometryCheck, GeometryMismatchError, check
@@ -37,7 +37,7 @@ _LAZY = {
     "GeometryCheck": "reference",
     "GeometryMismatchError": "reference",
     "LabelTable": "labels",
-    "Measurements": "measure",
+    "Measurements": "metrics",
     "ReferenceImageError": "dicom",
     "Report": "conversion",
     "TagHeader": "header",
@@ -48,8 +48,8 @@ _LAZY = {
     "convert_file": "conversion",
     "info": "description",
     "load_labels": "labels",
-    "measure": "measure",
-    "measure_file": "measure",
+    "measure": "metrics",
+    "measure_file": "metrics",
     "plugin_path": "plugins",
     "read": "image",
     "read_array": "header",

@@ -23,7 +23,7 @@ from .dicomseg import SEG_TYPES, SegOptions
 from .formats import normalize_format
 from .geometry import Tolerance
 from .labels import LabelsError, load_labels
-from .measure import measure
+from .metrics import measure
 from .plan import UsageError
 from .plugins import plugin_path
 from .reference import check

@@ -92,6 +92,25 @@ def write_dicom_series(
     return volume
 
 
+def raw_tag(path: Path) -> tuple[np.ndarray, dict[str, str]]:
+    """A BYTE tag read without itk_tag: (voxels (z, y, x) from the bytes after the form feed, keywords)."""
+    data = path.read_bytes()
+    end = data.index(b"\f")
+    keywords = dict(item.split(":", 1) for item in data[:end].decode("ascii").split())
+    shape = tuple(int(keywords[axis]) for axis in "zyx")
+    voxels = np.frombuffer(data[end + 1 :], dtype=np.uint8)[: int(np.prod(shape))].reshape(shape)
+    return voxels, keywords
+
+
+def hounsfield(path: Path) -> np.ndarray:
+    """The (rows, columns) pixels of a DICOM slice decoded by pydicom, RescaleSlope/Intercept applied."""
+    import pydicom
+
+    dataset = pydicom.dcmread(path)
+    slope, intercept = float(dataset.get("RescaleSlope", 1)), float(dataset.get("RescaleIntercept", 0))
+    return dataset.pixel_array.astype(np.float64) * slope + intercept
+
+
 def raw_label_counts(path: Path) -> dict[int, int]:
     """Voxels per non-zero label, counted in the bytes after the first form feed."""
     data = path.read_bytes()
