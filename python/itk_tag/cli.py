@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import batch
 from .conversion import Outcome, convert, reason_of
@@ -142,21 +142,28 @@ def _show(verbose: bool) -> Callable[[Outcome], None]:
     return show
 
 
+def _batch_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments convert and measure take from the options they share."""
+    return {
+        "reference": args.reference,
+        "labels": args.labels,
+        "tolerance": _tolerance(args),
+        "force": args.force,
+        "overwrite": args.overwrite,
+        "jobs": args.jobs,
+        "progress": args.progress,
+        "on_outcome": _show(args.verbose),
+    }
+
+
 def _convert(args: argparse.Namespace) -> int:
     report = convert(
         args.inputs,
         args.output,
         format=args.format,
-        reference=args.reference,
-        labels=args.labels,
-        tolerance=_tolerance(args),
-        force=args.force,
-        overwrite=args.overwrite,
-        jobs=args.jobs,
-        progress=args.progress,
-        on_outcome=_show(args.verbose),
         seg_type=args.seg_type,
         seg_series_description=args.seg_series_description,
+        **_batch_arguments(args),
     )
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -164,18 +171,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     try:
-        measurements = measure(
-            args.inputs,
-            args.output,
-            reference=args.reference,
-            labels=args.labels,
-            tolerance=_tolerance(args),
-            force=args.force,
-            overwrite=args.overwrite,
-            jobs=args.jobs,
-            progress=args.progress,
-            on_outcome=_show(args.verbose),
-        )
+        measurements = measure(args.inputs, args.output, **_batch_arguments(args))
     except FileExistsError as error:
         print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
         return EXIT_FAILED
