@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 SEG_TYPES = ("binary", "labelmap")
 """``binary``: one bit plane per segment (Segmentation Storage); ``labelmap``: one frame holding
-segment numbers (Label Map Segmentation Storage, DICOM 2024b+)."""
+segment numbers (Label Map Segmentation Storage, DICOM 2024c)."""
 
 SERIES_NUMBER = 1000
 """The SEG's Series Number: DICOM wants one (Type 1 here); a high number keeps it after the CT's series."""
