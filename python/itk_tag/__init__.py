@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .header import TagHeader, read_array, read_header
     from .image import read
     from .labels import LabelTable, load_labels
+    from .metrics import Measurements, measure, measure_file
     from .plan import UsageError
     from .plugins import plugin_path
     from .reference import GeometryCheck, GeometryMismatchError, check
@@ -38,6 +39,7 @@ _LAZY = {
     "GeometryCheck": "reference",
     "GeometryMismatchError": "reference",
     "LabelTable": "labels",
+    "Measurements": "metrics",
     "ReferenceImageError": "dicom",
     "Report": "conversion",
     "TagHeader": "header",
@@ -48,6 +50,8 @@ _LAZY = {
     "convert_file": "conversion",
     "info": "description",
     "load_labels": "labels",
+    "measure": "metrics",
+    "measure_file": "metrics",
     "plugin_path": "plugins",
     "read": "image",
     "read_array": "header",
@@ -77,6 +81,7 @@ __all__ = [
     "GeometryMismatchError",
     "ItkTagWarning",
     "LabelTable",
+    "Measurements",
     "ReferenceImageError",
     "Report",
     "TagFileError",
@@ -88,6 +93,8 @@ __all__ = [
     "convert_file",
     "info",
     "load_labels",
+    "measure",
+    "measure_file",
     "plugin_path",
     "read",
     "read_array",

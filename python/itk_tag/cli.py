@@ -14,14 +14,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from . import batch
 from .conversion import Outcome, convert, reason_of
 from .description import format_info, info
 from .dicom import ReferenceImageError
+from .dicomseg import SEG_TYPES, SegOptions
 from .formats import normalize_format
 from .geometry import Tolerance
 from .labels import LabelsError, load_labels
+from .metrics import measure
 from .plan import UsageError
 from .plugins import plugin_path
 from .reference import check
@@ -231,30 +235,95 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _convert(args: argparse.Namespace) -> int:
+def _show(verbose: bool) -> Callable[[Outcome], None]:
+    """Report a file's outcome on stderr: failures and partial results always, the rest with -v."""
+
     def show(outcome: Outcome) -> None:
         if outcome.status == "failed":
             batch.note(f"error: {outcome.message()}")
-        elif args.verbose:
-            batch.note(f"{outcome.status}: {outcome.source} -> {outcome.destination}")
+        elif outcome.reason and outcome.status != "skipped":
+            batch.note(f"note: {outcome.message()}")
+        elif verbose:
+            target = f" -> {outcome.destination}" if outcome.destination != Path() else ""
+            batch.note(f"{outcome.status}: {outcome.source}{target}")
+        if verbose and outcome.status != "failed":
             for note in outcome.notes:
                 batch.note(f"  note: {note}")
 
+    return show
+
+
+def _batch_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments convert and measure take from the options they share."""
+    return {
+        "reference": args.reference,
+        "labels": args.labels,
+        "tolerance": _tolerance(args),
+        "force": args.force,
+        "overwrite": args.overwrite,
+        "jobs": args.jobs,
+        "progress": args.progress,
+        "on_outcome": _show(args.verbose),
+    }
+
+
+def _convert(args: argparse.Namespace) -> int:
     report = convert(
         args.inputs,
         args.output,
         format=args.format,
-        reference=args.reference,
-        labels=args.labels,
-        tolerance=_tolerance(args),
-        force=args.force,
-        overwrite=args.overwrite,
-        jobs=args.jobs,
-        progress=args.progress,
-        on_outcome=show,
+        seg_type=args.seg_type,
+        seg_series_description=args.seg_series_description,
+        **_batch_arguments(args),
     )
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _measure(args: argparse.Namespace) -> int:
+    try:
+        measurements = measure(args.inputs, args.output, **_batch_arguments(args))
+    except FileExistsError as error:
+        print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(measurements.summary())
+    return EXIT_OK if measurements.ok else EXIT_FAILED
+
+
+def _batch_options() -> argparse.ArgumentParser:
+    """The options convert and measure share: labels, --force, --overwrite, jobs, progress, verbosity."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
+    options.add_argument(
+        "--force",
+        action="store_true",
+        help="put a tag on its reference's grid even when the geometries differ beyond tolerance "
+        "(never when the sizes differ)",
+    )
+    options.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    options.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="work in N worker processes (default 1)",
+    )
+    bar = options.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar with ETA on stderr (default: when stderr is a terminal)",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="report every file, and geometry notes, not only failures",
+    )
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,8 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="itk-tag",
         description="sliceOmatic .tag segmentation files for ITK, SimpleITK and numpy: inspect them, "
         "convert them (aligned exactly to their DICOM) to NRRD, Slicer .seg.nrrd, NIfTI, MetaImage, "
-        "and write .tag files. Exit codes: 0 success, 1 a file failed or (check) the grids differ or "
-        "(slicer status) the plugin does not serve that Slicer, 2 usage error.",
+        "DICOM SEG, write .tag files, and measure areas, volumes and HU per label. Exit codes: 0 success, "
+        "1 a file failed or (check) the grids differ or (slicer status) the plugin does not serve that "
+        "Slicer, 2 usage error.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tolerances = _tolerance_options()
@@ -283,10 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     described.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
     described.set_defaults(run=_info)
 
+    batch_options = _batch_options()
     converted = commands.add_parser(
         "convert",
-        parents=[tolerances],
-        help="convert tag files to .nrrd/.seg.nrrd/.nii.gz/.mha, or label images to .tag",
+        parents=[batch_options, tolerances],
+        help="convert tag files to .nrrd/.seg.nrrd/.nii.gz/.mha/DICOM SEG, or label images to .tag",
         description="Convert tag files -- or, with the .tag format, label images (.nrrd, .seg.nrrd, "
         ".nii, .nii.gz, .mha, .mhd) -- given as files or folders (searched recursively). Each output "
         "appears whole or not at all (written to a temporary file, then renamed); existing outputs "
@@ -309,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_format_name,
         metavar="FORMAT",
         help="output format when OUT is a folder: nrrd (default), seg.nrrd (3D Slicer segmentation, one "
-        "named, coloured segment per label), nii.gz, nii, mha, or tag",
+        "named, coloured segment per label), nii.gz, nii, mha, tag, or dcm (DICOM SEG, needs --reference)",
     )
     converted.add_argument(
         "--reference",
@@ -321,37 +392,47 @@ def build_parser() -> argparse.ArgumentParser:
         "the tolerances, else the file is reported and skipped. 'none' (default) keeps the tag's own "
         "4-decimal grid, which ITK filters reject next to the DICOM",
     )
-    converted.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
     converted.add_argument(
-        "--force",
-        action="store_true",
-        help="write a tag on its reference's grid even when the geometries differ beyond tolerance "
-        "(never when the sizes differ)",
+        "--seg-type",
+        choices=SEG_TYPES,
+        default="binary",
+        help="DICOM SEG type: binary (default; one bit plane per segment) or labelmap "
+        "(one frame of segment numbers, Label Map Segmentation Storage)",
     )
-    converted.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     converted.add_argument(
-        "-j",
-        "--jobs",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="convert in N worker processes (default 1)",
-    )
-    bar = converted.add_mutually_exclusive_group()
-    bar.add_argument(
-        "--progress",
-        action="store_true",
-        default=None,
-        help="show a progress bar with ETA on stderr (default: when stderr is a terminal)",
-    )
-    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
-    converted.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="report every file, and geometry notes, not only failures",
+        "--seg-series-description",
+        default=SegOptions.series_description,
+        metavar="TEXT",
+        help=f"Series Description of the DICOM SEG (default {SegOptions.series_description!r})",
     )
     converted.set_defaults(run=_convert)
+
+    measured = commands.add_parser(
+        "measure",
+        parents=[batch_options, tolerances],
+        help="body composition: per tag and label, voxels, area (cm²), volume (cm³), HU statistics",
+        description="Measure tag files given as files or folders (searched recursively): one row per "
+        "file and label with the voxel count, the area in cm² (per slice, and their total), the volume in "
+        "cm³ (z > 1), and the HU mean, SD, min, max and median inside the label, read from the reference "
+        "CT with its rescale slope and intercept applied (SimpleITK's label statistics). The rows are "
+        "written atomically to OUT (.csv or .json); a failing file is reported and the others go on.",
+    )
+    measured.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
+    )
+    measured.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="the table to write: a .csv or .json file"
+    )
+    measured.add_argument(
+        "--reference",
+        default=None,
+        metavar="auto|PATH|none",
+        help="the CT each tag was drawn on, for its exact grid and its HU: 'auto' finds it beside the tag "
+        "(as for convert; a tag without one gets areas only, with a note), PATH is one DICOM file, series "
+        "folder or image for every tag; a reference whose grid differs is reported and the file skipped. "
+        "'none' (default): areas only, from the tag's own spacing",
+    )
+    measured.set_defaults(run=_measure)
 
     checked = commands.add_parser(
         "check",

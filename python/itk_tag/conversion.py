@@ -12,10 +12,11 @@ from typing import Callable, Optional
 from . import batch
 from .atomic import OutputExistsError, atomic_output
 from .dicom import itk_reason
+from .dicomseg import SEG_TYPES, SegOptions
 from .formats import format_of, normalize_format
 from .geometry import DEFAULT_TOLERANCE, Tolerance
 from .labels import LabelsSpec, LabelTable, load_labels
-from .plan import Job, plan
+from .plan import Job, UsageError, plan
 from .reference import GeometryCheck, ReferenceSpec
 from .sources import load
 from .writers import write_mask
@@ -31,6 +32,8 @@ def convert_file(
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     force: bool = False,
     overwrite: bool = False,
+    seg_type: str = "binary",
+    seg_series_description: str = SegOptions.series_description,
 ) -> GeometryCheck | None:
     """Convert one mask; return the geometry check when a reference was used.
 
@@ -38,7 +41,10 @@ def convert_file(
     reads (or a ``.seg.nrrd``). ``format`` defaults to the extension of
     ``destination``. ``reference``, ``tolerance`` and ``force`` are as in
     :func:`itk_tag.read` (they apply to ``.tag`` sources); ``labels`` names
-    the segments of a ``.seg.nrrd`` (see :func:`itk_tag.labels.load_labels`).
+    the segments of a ``.seg.nrrd`` or DICOM SEG (see
+    :func:`itk_tag.labels.load_labels`). A DICOM SEG (``dcm``) needs a
+    ``reference`` (its DICOM images); ``seg_type`` (``binary`` or
+    ``labelmap``) and ``seg_series_description`` describe it.
 
     The output appears whole or not at all. Raises OutputExistsError if it
     exists and ``overwrite`` is false; the error of the failing step otherwise.
@@ -47,14 +53,36 @@ def convert_file(
     output_format = normalize_format(format) if format else format_of(destination)
     if output_format is None:
         raise ValueError(f"{destination}: unknown output format (give format=, one of the known extensions)")
+    seg = SegOptions(seg_type, seg_series_description)
+    _check_dicom_seg(output_format, reference, seg, source)
     if destination.exists() and not overwrite:
         raise OutputExistsError(destination)
     if destination.resolve() == source.resolve():
         raise ValueError(f"{destination}: the output would replace its input")
     mask = load(source, reference, tolerance, force)
+    if mask.reference is not None and destination.resolve() in {f.resolve() for f in mask.reference.files}:
+        raise ValueError(f"{destination}: the output would replace its reference image")
     with atomic_output(destination, output_format, overwrite) as temporary:
-        write_mask(mask, temporary, output_format, load_labels(labels))
+        write_mask(mask, temporary, output_format, load_labels(labels), seg)
     return mask.check
+
+
+def _check_dicom_seg(
+    output_format: str, reference: ReferenceSpec, seg: SegOptions, source: Path | None = None
+) -> None:
+    """Refuse a DICOM SEG that cannot be made, before anything is read (UsageError, a ValueError)."""
+    if output_format != "dcm":
+        return
+    if seg.segmentation_type not in SEG_TYPES:
+        known = ", ".join(SEG_TYPES)
+        raise UsageError(f"unknown segmentation type {seg.segmentation_type!r} (one of: {known})")
+    if reference is None or reference == "none":
+        raise UsageError(
+            "--format dcm (a DICOM SEG) references the DICOM images the tags were drawn on: "
+            "give --reference auto or --reference PATH"
+        )
+    if source is not None and format_of(source, ("tag",)) is None:
+        raise ValueError(f"{source}: a DICOM SEG is made from a .tag file, not from a label image")
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class Settings:
     tolerance: Tolerance
     force: bool
     overwrite: bool
+    seg: SegOptions
 
 
 @dataclass(frozen=True)
@@ -106,6 +135,8 @@ def run_job(job_and_settings: tuple[Job, Settings]) -> Outcome:
             tolerance=settings.tolerance,
             force=settings.force,
             overwrite=settings.overwrite,
+            seg_type=settings.seg.segmentation_type,
+            seg_series_description=settings.seg.series_description,
         )
     except OutputExistsError:
         return Outcome(job.source, job.destination, "skipped", "output exists")
@@ -120,6 +151,8 @@ class Report:
     """The outcomes of a :func:`convert` run."""
 
     outcomes: list[Outcome] = field(default_factory=list)
+    done: str = "written"
+    """The status of a job that did its work."""
 
     def count(self, status: str) -> int:
         """How many jobs ended with ``status``."""
@@ -136,14 +169,14 @@ class Report:
         return not self.failed
 
     def summary(self) -> str:
-        """``N written, N skipped (output exists), N failed``."""
+        """``N written, N skipped (output exists), N failed`` (``measured`` for :func:`itk_tag.measure`)."""
         counts = Counter(outcome.status for outcome in self.outcomes)
         skipped = (
             f", {counts['skipped']} skipped (output exists; --overwrite replaces)"
             if counts["skipped"]
             else ""
         )
-        return f"{counts['written']} written{skipped}, {counts['failed']} failed"
+        return f"{counts[self.done]} {self.done}{skipped}, {counts['failed']} failed"
 
 
 def _duplicates(jobs: list[Job]) -> dict[Job, str]:
@@ -175,22 +208,27 @@ def convert(
     jobs: int = 1,
     progress: bool | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    seg_type: str = "binary",
+    seg_series_description: str = SegOptions.series_description,
 ) -> Report:
     """Convert tag files (or, to ``.tag``, label images) -- files or folders -- into ``output``.
 
     ``output`` is a file for one input file, else a folder where folder inputs
     are mirrored (see :func:`itk_tag.plan.plan`); ``format`` is the output
     format when ``output`` is a folder (``nrrd``, ``seg.nrrd``, ``nii.gz``,
-    ``nii``, ``mha``, ``tag``; default ``nrrd``). The other options are those
+    ``nii``, ``mha``, ``tag``, ``dcm``; default ``nrrd``). The other options are those
     of :func:`convert_file`; ``jobs`` > 1 converts in that many processes;
     ``progress`` shows a progress bar (default: when stderr is a terminal).
 
     A failing file does not stop the run: every outcome is in the returned
     Report (and passed to ``on_outcome`` as it comes). Raises UsageError when
-    inputs and output do not fit together, LabelsError for unusable labels.
+    inputs and output do not fit together (or a DICOM SEG has no
+    ``reference``), LabelsError for unusable labels.
     """
     sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     planned = plan(sources, output, format)
+    seg = SegOptions(seg_type, seg_series_description)
+    _check_dicom_seg(planned.output_format, reference, seg)
     settings = Settings(
         output_format=planned.output_format,
         reference=None if reference is None else os.fspath(reference),
@@ -198,6 +236,7 @@ def convert(
         tolerance=tolerance,
         force=force,
         overwrite=overwrite,
+        seg=seg,
     )
     report = Report()
 

@@ -1,9 +1,10 @@
 """The image a tag was drawn on: finding it beside the tag, and reading its geometry.
 
-Only the geometry is read (``ReadImageInformation``), never the pixels, so a
-JPEG-compressed DICOM costs no decoding. The grid is the one SimpleITK gives
-the image when it reads it (``SimpleITK.ReadImage`` of the file, or of the series
-file names), because that is the image a mask must line up with.
+Finding and comparing read only the geometry (``ReadImageInformation``), so a
+JPEG-compressed DICOM costs no decoding; :func:`read_reference_image` reads the
+pixels when they are measured. The grid is the one SimpleITK gives the image
+when it reads it (``SimpleITK.ReadImage`` of the file, or of the series file
+names), because that is the image a mask must line up with.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Reference:
     """The grid of the image as SimpleITK reads it."""
     slice_positions: np.ndarray
     """(z, 3): the LPS position of voxel (0, 0) of each slice, in the image's slice order."""
+    files: tuple[Path, ...]
+    """The files of the image in its slice order: one for a file, the series' files for a folder."""
 
 
 def reference_candidates(tag: Path) -> list[Path]:
@@ -84,7 +87,7 @@ def read_file_reference(path: Path) -> Reference:
     grid = without_negative_spacing(grid)
     axes = grid.axes
     steps = np.arange(grid.size[2])[:, None] * grid.spacing[2] * axes[:, 2][None, :]
-    return Reference(path, grid, np.asarray(grid.origin)[None, :] + steps)
+    return Reference(path, grid, np.asarray(grid.origin)[None, :] + steps, (path,))
 
 
 def series_file_names(folder: Path, slices: int | None = None) -> tuple[str, ...]:
@@ -131,7 +134,7 @@ def read_series_reference(folder: Path, slices: int | None = None) -> Reference:
         spacing=(abs(spacing[0]), abs(spacing[1]), slice_spacing),
         direction=tuple(float(v) for v in first.GetDirection()),
     )
-    return Reference(folder, grid, positions)
+    return Reference(folder, grid, positions, tuple(Path(name) for name in files))
 
 
 def read_reference(path: Path, slices: int | None = None) -> Reference:
@@ -144,6 +147,27 @@ def read_reference(path: Path, slices: int | None = None) -> Reference:
         return read_file_reference(path)
     except RuntimeError as error:
         raise ReferenceImageError(f"{path}: cannot read the reference image: {itk_reason(error)}") from error
+
+
+def read_reference_image(reference: Reference) -> SimpleITK.Image:
+    """Read the pixels of a reference image as a 3D ``SimpleITK.Image`` on its grid.
+
+    For a CT, the values are Hounsfield units: ITK's GDCMImageIO applies
+    RescaleSlope (0028,1053) and RescaleIntercept (0028,1052). Raises
+    ReferenceImageError when the image cannot be read.
+    """
+    import SimpleITK
+
+    names = [os.fspath(name) for name in reference.files]
+    try:
+        image = SimpleITK.ReadImage(names if len(names) > 1 else names[0])
+    except RuntimeError as error:
+        raise ReferenceImageError(
+            f"{reference.path}: cannot read the reference image: {itk_reason(error)}"
+        ) from error
+    if image.GetDimension() == 2:
+        image = SimpleITK.JoinSeries(image)
+    return image
 
 
 def itk_reason(error: BaseException) -> str:

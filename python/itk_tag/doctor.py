@@ -211,10 +211,11 @@ def _builds(problems: list[Problem]) -> dict[str, str]:
                 problem = f"the plugin build {name} (libstdc++ ABI, ITK namespace) is missing: {error}"
                 problems.append(Problem(problem, _reinstall()))
                 continue
-            builds[name] = f"{library} (libstdc++ ABI {found.abi}, namespace {found.namespace})"
-            if (found.abi, found.namespace) != (abi, namespace):
+            # A build's ITK is hidden: its namespace shows in no symbol, only its ABI does.
+            builds[name] = f"{library} (libstdc++ ABI {found.abi})"
+            if found.abi != abi:
                 problems.append(
-                    Problem(f"{library} is built for {found.abi}-{found.namespace}, not {name}", _reinstall())
+                    Problem(f"{library} is built for the {found.abi} ABI, not {abi}", _reinstall())
                 )
     return builds
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Longest first, so ".seg.nrrd" wins over ".nrrd" and ".nii.gz" over ".gz".
-OUTPUT_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "tag")
+OUTPUT_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "tag", "dcm")
 """Formats an output can have: the extension without its leading dot."""
 
 LABEL_IMAGE_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "mhd")

@@ -27,10 +27,14 @@ class LabelsError(ValueError):
 
 @dataclass(frozen=True)
 class Label:
-    """The name and colour of one label value."""
+    """The name and colour of one label value, and what it is in DICOM's coded terms."""
 
     name: str
     color: Color
+    property_type: str | None = None
+    """Segmented Property Type (DICOM SEG): a SNOMED CT concept, by its name in pydicom's ``codes.SCT``."""
+    anatomic_region: str | None = None
+    """Anatomic Region of the segment (DICOM SEG), named the same way; None when the type says it all."""
 
 
 def default_color(value: int) -> Color:
@@ -54,10 +58,13 @@ ALBERTA = LabelTable(
     {
         # The Alberta protocol for body composition on one CT slice; colours as
         # sliceOmatic users know them (muscle red, IMAT green, VAT yellow, SAT cyan).
-        1: Label("muscle", (1.0, 0.0, 0.0)),
-        2: Label("IMAT", (0.0, 1.0, 0.0)),
-        5: Label("VAT", (1.0, 1.0, 0.0)),
-        7: Label("SAT", (0.0, 1.0, 1.0)),
+        # Coded terms (docs/cli.md cites them): DICOM's tissue types (CID 7166) have
+        # one code for every adipose tissue, so the anatomic region tells IMAT, VAT
+        # and SAT apart; "Skeletal muscle" is CID 8134's.
+        1: Label("muscle", (1.0, 0.0, 0.0), "SkeletalMuscle"),
+        2: Label("IMAT", (0.0, 1.0, 0.0), "AdiposeTissue", "SkeletalMuscle"),
+        5: Label("VAT", (1.0, 1.0, 0.0), "AdiposeTissue", "IntraAbdominopelvic"),
+        7: Label("SAT", (0.0, 1.0, 1.0), "AdiposeTissue", "SubcutaneousTissue"),
     }
 )
 

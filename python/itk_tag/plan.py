@@ -22,23 +22,61 @@ class Job:
     destination: Path
 
 
-def _is_input(path: Path, output_format: str) -> bool:
+def _is_input(path: Path, formats: tuple[str, ...]) -> bool:
     if path.name.startswith("."):
         return False  # hidden: our temporary files, macOS "._name" companions
-    if output_format == "tag":
-        return format_of(path, LABEL_IMAGE_FORMATS) is not None
-    return format_of(path, ("tag",)) is not None
+    return format_of(path, formats) is not None
 
 
-def _walk(folder: Path, output_format: str, skip: Path | None) -> Iterator[Path]:
+def _walk(folder: Path, formats: tuple[str, ...], skip: Path | None) -> Iterator[Path]:
     for root, folders, files in os.walk(folder):
         here = Path(root)
         folders[:] = sorted(
             f for f in folders if not f.startswith(".") and (skip is None or (here / f).resolve() != skip)
         )
         for name in sorted(files):
-            if _is_input(here / name, output_format):
+            if _is_input(here / name, formats):
                 yield here / name
+
+
+def existing_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Return the inputs as paths; UsageError when there is none or one does not exist."""
+    sources = [Path(p) for p in inputs]
+    if not sources:
+        raise UsageError("no input given")
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"{source}: no such file or folder")
+    return sources
+
+
+def input_files(
+    inputs: Sequence[str | os.PathLike[str]], formats: tuple[str, ...] = ("tag",), skip: Path | None = None
+) -> list[tuple[Path, Path]]:
+    """Find the files a run reads: (file, its folder relative to the input folder it was found in).
+
+    A file input is taken as it is; a folder is searched recursively for
+    files in ``formats``, hidden files and the folder ``skip`` (the output)
+    left out. Each file comes once. Raises UsageError when an input does not
+    exist or nothing is found.
+    """
+    sources = existing_inputs(inputs)
+    found: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for source in sources:
+        files = (
+            [(f, f.parent.relative_to(source)) for f in _walk(source, formats, skip)]
+            if source.is_dir()
+            else [(source, Path())]
+        )
+        for file, relative in files:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                found.append((file, relative))
+    if not found:
+        wanted = ".tag files" if formats == ("tag",) else "label images"
+        raise UsageError(f"no {wanted} found in {', '.join(map(str, sources))}")
+    return found
 
 
 def output_mode(inputs: Sequence[Path], output: Path, output_format: str | None) -> tuple[bool, str]:
@@ -78,29 +116,14 @@ def plan(
     (the label images -- .nrrd, .seg.nrrd, .nii[.gz], .mha, .mhd -- when the
     format is ``tag``); hidden files and the output folder are skipped.
     """
-    sources = [Path(p) for p in inputs]
-    if not sources:
-        raise UsageError("no input given")
-    for source in sources:
-        if not source.exists():
-            raise UsageError(f"{source}: no such file or folder")
+    sources = existing_inputs(inputs)
     target = Path(output)
     single, output_format = output_mode(sources, target, output_format)
     if single:
         return Plan([Job(sources[0], target)], output_format)
-    jobs: list[Job] = []
-    seen: set[Path] = set()
-    for source in sources:
-        files = (
-            [(f, f.parent.relative_to(source)) for f in _walk(source, output_format, target.resolve())]
-            if source.is_dir()
-            else [(source, Path())]
-        )
-        for file, relative in files:
-            if file.resolve() not in seen:
-                seen.add(file.resolve())
-                jobs.append(Job(file, target / relative / output_name(file, output_format)))
-    if not jobs:
-        wanted = "label images" if output_format == "tag" else ".tag files"
-        raise UsageError(f"no {wanted} found in {', '.join(map(str, sources))}")
+    formats = LABEL_IMAGE_FORMATS if output_format == "tag" else ("tag",)
+    jobs = [
+        Job(file, target / relative / output_name(file, output_format))
+        for file, relative in input_files(sources, formats, target.resolve())
+    ]
     return Plan(jobs, output_format)

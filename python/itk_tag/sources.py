@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dicom import itk_reason, read_reference
+from .dicom import Reference, itk_reason, read_reference
 from .formats import format_of
 from .geometry import Grid, Tolerance, grid_of
 from .header import TagHeader, read_header
@@ -26,6 +26,8 @@ class Mask:
     keywords: dict[str, str]
     check: GeometryCheck | None = None
     """The comparison with the reference image, when the mask was put on its grid."""
+    reference: Reference | None = None
+    """The reference image, when the mask was put on its grid (slice k of voxels is its file or slice k)."""
 
 
 def tag_grid(header: TagHeader) -> Grid:
@@ -44,9 +46,10 @@ def load_tag(path: Path, reference: ReferenceSpec, tolerance: Tolerance, force: 
     if reference_path is None:
         return Mask(read_voxels(path, header), tag_grid(header), dict(header.keywords))
     # The geometry is checked before the voxels are read: a mismatch costs no read.
-    check = compare(header, read_reference(reference_path, header.size[2]), tolerance)
+    image = read_reference(reference_path, header.size[2])
+    check = compare(header, image, tolerance)
     voxels, grid = aligned(read_voxels(path, header), check, force)
-    return Mask(voxels, grid, dict(header.keywords), check)
+    return Mask(voxels, grid, dict(header.keywords), check, image)
 
 
 def label_voxels(voxels: np.ndarray, where: Path) -> np.ndarray:

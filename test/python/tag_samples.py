@@ -3,6 +3,7 @@ DICOM series written with SimpleITK, and a runner for the ``itk-tag`` command.""
 
 from __future__ import annotations
 
+import locale
 import os
 import subprocess
 import sys
@@ -70,26 +71,51 @@ def write_dicom_series(
     orientation = "\\".join(f"{v:.10f}" for v in (*d[:, 0], *d[:, 1]))
     writer = SimpleITK.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
-    for k in reversed(range(shape[0])):
-        position = volume.TransformIndexToPhysicalPoint((0, 0, k))
-        slice_image = volume[:, :, k]
-        for tag, value in (
-            ("0008|0060", "CT"),
-            ("0008|0016", "1.2.840.10008.5.1.4.1.1.2"),
-            ("0008|0018", f"{study}.2.{k + 1}"),
-            ("0020|000d", study),
-            ("0020|000e", f"{study}.1"),
-            ("0020|0013", str(k + 1)),
-            ("0020|0032", "\\".join(f"{v:.6f}" for v in position)),
-            ("0020|0037", orientation),
-            ("0028|0030", f"{spacing[1]}\\{spacing[0]}"),
-            ("0018|0050", f"{spacing[2]}"),
-            *(extra or {}).items(),
-        ):
-            slice_image.SetMetaData(tag, value)
-        writer.SetFileName(str(folder / f"IM{k:04d}.dcm"))
-        writer.Execute(slice_image)
+    # GDCM's writer sets the process locale to "C" and leaves it so; later
+    # subprocess(text=True) calls in this process would then decode as ASCII.
+    saved_locale = locale.setlocale(locale.LC_ALL)
+    try:
+        for k in reversed(range(shape[0])):
+            position = volume.TransformIndexToPhysicalPoint((0, 0, k))
+            slice_image = volume[:, :, k]
+            for tag, value in (
+                ("0008|0060", "CT"),
+                ("0008|0016", "1.2.840.10008.5.1.4.1.1.2"),
+                ("0008|0018", f"{study}.2.{k + 1}"),
+                ("0020|000d", study),
+                ("0020|000e", f"{study}.1"),
+                ("0020|0013", str(k + 1)),
+                ("0020|0032", "\\".join(f"{v:.6f}" for v in position)),
+                ("0020|0037", orientation),
+                ("0028|0030", f"{spacing[1]}\\{spacing[0]}"),
+                ("0018|0050", f"{spacing[2]}"),
+                *(extra or {}).items(),
+            ):
+                slice_image.SetMetaData(tag, value)
+            writer.SetFileName(str(folder / f"IM{k:04d}.dcm"))
+            writer.Execute(slice_image)
+    finally:
+        locale.setlocale(locale.LC_ALL, saved_locale)
     return volume
+
+
+def raw_tag(path: Path) -> tuple[np.ndarray, dict[str, str]]:
+    """A BYTE tag read without itk_tag: (voxels (z, y, x) from the bytes after the form feed, keywords)."""
+    data = path.read_bytes()
+    end = data.index(b"\f")
+    keywords = dict(item.split(":", 1) for item in data[:end].decode("ascii").split())
+    shape = tuple(int(keywords[axis]) for axis in "zyx")
+    voxels = np.frombuffer(data[end + 1 :], dtype=np.uint8)[: int(np.prod(shape))].reshape(shape)
+    return voxels, keywords
+
+
+def hounsfield(path: Path) -> np.ndarray:
+    """The (rows, columns) pixels of a DICOM slice decoded by pydicom, RescaleSlope/Intercept applied."""
+    import pydicom
+
+    dataset = pydicom.dcmread(path)
+    slope, intercept = float(dataset.get("RescaleSlope", 1)), float(dataset.get("RescaleIntercept", 0))
+    return dataset.pixel_array.astype(np.float64) * slope + intercept
 
 
 def raw_label_counts(path: Path) -> dict[int, int]:

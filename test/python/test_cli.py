@@ -288,6 +288,9 @@ def test_help_documents_every_option() -> None:
     options = {
         "convert": ["--output", "--format", "--reference", "--labels", "--force", "--overwrite", "--jobs",
                     "--progress", "--no-progress", "--verbose", "--origin-tolerance", "--direction-tolerance",
+                    "--spacing-tolerance", "--seg-type", "--seg-series-description"],
+        "measure": ["--output", "--reference", "--labels", "--force", "--overwrite", "--jobs", "--progress",
+                    "--no-progress", "--verbose", "--origin-tolerance", "--direction-tolerance",
                     "--spacing-tolerance"],
         "info": ["--json", "--labels"],
         "check": ["--json", "--origin-tolerance", "--direction-tolerance", "--spacing-tolerance"],
@@ -303,6 +306,18 @@ def test_help_documents_every_option() -> None:
     for names in options.values():
         for name in names:
             assert name in readme, name
+
+
+def test_readme_main_job_has_measure_and_dicom_seg() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for command in (
+        "itk-tag measure test/data --reference auto --labels alberta -o out/metrics.csv",
+        "itk-tag convert test/data --reference auto --labels alberta --format dcm -o out/seg",
+    ):
+        assert command in (root / "README.md").read_text(), command
+        assert command in (root / "docs" / "cli.md").read_text(), command
+    demo = (root / "scripts" / "demo.sh").read_text()
+    assert "measure" in demo and "--format dcm" in demo
 
 
 def test_console_script_is_installed() -> None:
