@@ -612,17 +612,22 @@ def bench_import(data: Data, rounds: int, itk_rounds: int, report: Report) -> No
     ):
         sitk_extra = extra(variant, "import SimpleITK, no itk-tag")
         report.add(Row("4. import", name, {"ms": f"{sitk_extra * 1000:.0f}"}, "< 50 ms", sitk_extra < 0.050))
-    entry_extra = extra(
-        "import SimpleITK, no itk-tag, plugin folder exported", "import SimpleITK, no itk-tag"
-    )
+    exported = "import SimpleITK, no itk-tag, plugin folder exported"
+    entry_direct = [r["itkload_seconds"] for r in results[exported]]
+    entry_extra = extra(exported, "import SimpleITK, no itk-tag")
     report.add(
         Row(
             "4. import",
-            "extra of the plugin folder on ITK_AUTOLOAD_PATH",
-            {"ms": f"{entry_extra * 1000:.1f}"},
+            "cost of the plugin folder on ITK_AUTOLOAD_PATH",
+            {
+                "itkLoad ms": spread(entry_direct, 1000, 2),
+                "difference of process times ms": f"{entry_extra * 1000:.1f}",
+            },
             "< 5 ms",
-            entry_extra < 0.005,
-            note="the entry library telling SimpleITK's ABI, namespace and version, then loading its build",
+            median(entry_direct) < 0.005,
+            note="itkLoad = the entry library telling SimpleITK's ABI, namespace and version and loading its "
+            "build, timed inside it (ITK_TAG_TRACE=1); the difference of two ~250 ms import times is noise "
+            "at this scale",
         )
     )
     itk_extra = extra(

@@ -13,8 +13,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import statistics
 import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -240,9 +242,15 @@ def case_convert_loop(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_import(args: dict[str, Any]) -> dict[str, Any]:
+    trace = None
     if "autoload_folder" in args:
-        # As after `export ITK_AUTOLOAD_PATH=$(itk-tag plugin-path)`.
+        # As after `export ITK_AUTOLOAD_PATH=$(itk-tag plugin-path)`; the entry
+        # library reports the time of its itkLoad() on stderr (fd 2, from C).
         os.environ["ITK_AUTOLOAD_PATH"] = args["autoload_folder"]
+        os.environ["ITK_TAG_TRACE"] = "1"
+        trace = tempfile.TemporaryFile()
+        saved_stderr = os.dup(2)
+        os.dup2(trace.fileno(), 2)
     start = time.perf_counter()
     variant = args["variant"]
     result: dict[str, Any] = {}
@@ -257,6 +265,13 @@ def case_import(args: dict[str, Any]) -> dict[str, Any]:
             expect_plugin and "TagImageIO" not in SimpleITK.ImageFileReader().GetRegisteredImageIOs()
         ):
             raise RuntimeError(f"{variant}: itk_tag imported: {'itk_tag' in sys.modules}")
+        if trace is not None:
+            os.dup2(saved_stderr, 2)
+            trace.seek(0)
+            found = re.search(rb"itkLoad took ([0-9.]+) ms", trace.read())
+            if found is None:
+                raise RuntimeError("the entry library printed no itkLoad time")
+            result["itkload_seconds"] = float(found.group(1)) / 1000
     elif variant == "itk_tag+sitk":
         import itk_tag  # noqa: F401
         import SimpleITK
