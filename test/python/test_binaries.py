@@ -4,22 +4,15 @@ texts name repo-relative sources (issue 9, item 5)."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import itk_tag
 from conftest import run_python
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def superbuild_cache() -> Path:
-    """The cache superbuild/itk_static.py uses (same rule as its cache_root)."""
-    explicit = os.environ.get("ITK_TAG_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return (Path(xdg).expanduser() / "itk-tag").resolve()
+sys.path.insert(0, str(REPO / "superbuild"))
+from itk_static import cache_root as superbuild_cache  # noqa: E402  (not a package)
 
 
 def shipped_libraries() -> list[Path]:
