@@ -22,6 +22,12 @@ ctest --test-dir build/ctest --output-on-failure
 itk_tag_log "Python: pytest"
 python -m pytest -q
 
+itk_tag_log "Release wheel: build, auditwheel repair, fresh-venv install, host tests"
+bash scripts/wheel_check.sh
+
+itk_tag_log "sdist: fresh-clone sdist installs in a fresh venv (Debian source, then ITK_TAG_ITK_SOURCE_DIR)"
+bash scripts/sdist_check.sh
+
 itk_tag_log "Python style: ruff"
 ruff check python test bench superbuild fuzz
 ruff format --check python test bench superbuild fuzz

@@ -882,7 +882,6 @@ class BuildPlan:
 
     source: SourceSpec
     variant: Variant
-    flags: list[str]
     install: Path
     jobs: int
 
@@ -968,7 +967,7 @@ def ensure_install(cache: Path, variant: Variant, jobs: int) -> Path:
             if install.exists():
                 fail(f"{install} exists but is incomplete; remove it and retry")
             log(f"building ITK {source.version} ({variant.name}) into {install}")
-            build_install(cache, BuildPlan(source, variant, flags, install, jobs))
+            build_install(cache, BuildPlan(source, variant, install, jobs))
     return itk_dir(install, source.version)
 
 
