@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import itk_tag
 import numpy as np
 import pytest
 from conftest import DATA, REAL_TAGS, run_python
@@ -182,13 +183,21 @@ print("ITK_AUTOLOAD_PATH" in os.environ)
 
 
 @pytest.mark.parametrize("first", ["itk", "sitk"])
-def test_both_hosts_in_one_process(first: str) -> None:
+@pytest.mark.parametrize("plugin", ["import itk_tag", "exported folder"])
+def test_both_hosts_in_one_process(first: str, plugin: str) -> None:
+    # Slicer 5.12's situation: ITK Python's and SimpleITK's ITKs in one process,
+    # SimpleITK given the plugin by itk_tag or by `export ITK_AUTOLOAD_PATH=$(itk-tag plugin-path)`.
     path = str(DATA / "barbell2-10.tag")
     read_itk = f"import itk; a = itk.array_from_image(itk.imread({path!r}))"
-    read_sitk = f"import itk_tag, SimpleITK as sitk; b = sitk.GetArrayFromImage(sitk.ReadImage({path!r}))"
+    read_sitk = f"import SimpleITK as sitk; b = sitk.GetArrayFromImage(sitk.ReadImage({path!r}))"
+    if plugin == "import itk_tag":
+        read_sitk = "import itk_tag; " + read_sitk
+        env = {"ITK_TAG_NO_AUTOLOAD": "1"}
+    else:
+        env = {"ITK_TAG_NO_AUTOLOAD": "1", "ITK_AUTOLOAD_PATH": str(itk_tag.plugin_path())}
     steps = [read_itk, read_sitk] if first == "itk" else [read_sitk, read_itk]
     result = run_python(
-        "\n".join(steps) + "\nimport numpy as np; print(np.array_equal(a, b), np.unique(a).tolist())"
+        "\n".join(steps) + "\nimport numpy as np; print(np.array_equal(a, b), np.unique(a).tolist())", env=env
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True [0, 1, 5, 7]"

@@ -150,17 +150,6 @@ def test_itk_python_with_the_folder_exported(generated: dict) -> None:
     assert result.stdout.strip() == "[6, 5, 3]"
 
 
-@pytest.mark.parametrize("first", ["itk", "sitk"])
-def test_itk_and_simpleitk_in_one_process_with_the_folder_exported(first: str) -> None:
-    path = str(DATA / "barbell2-10.tag")
-    read_itk = f"import itk; a = itk.array_from_image(itk.imread({path!r}))"
-    read_sitk = f"import SimpleITK as sitk; b = sitk.GetArrayFromImage(sitk.ReadImage({path!r}))"
-    steps = [read_itk, read_sitk] if first == "itk" else [read_sitk, read_itk]
-    result = run_python("\n".join(steps) + "\nimport numpy as np; print(np.array_equal(a, b))", env=EXPORTED)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True"
-
-
 def test_simpleitk_survives_a_malformed_file_through_the_folder(tmp_path: Path) -> None:
     broken = tmp_path / "broken.tag"
     broken.write_bytes(b"x:4 y:3 type:BYTE\n\f" + bytes(12))
