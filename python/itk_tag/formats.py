@@ -40,6 +40,11 @@ def stem(path: Path) -> str:
     return name
 
 
+# A DICOM SEG named <stem>.dcm would take the name of the CT it references
+# (name.dcm.tag lies beside name.dcm).
+OUTPUT_SUFFIXES = {"dcm": "seg.dcm"}
+
+
 def output_name(source: Path, output_format: str) -> str:
-    """Return the file name of the output of ``source`` in ``output_format``."""
-    return f"{stem(source)}.{output_format}"
+    """Return the file name of the output of ``source`` in ``output_format`` (``x.seg.dcm`` for DICOM SEG)."""
+    return f"{stem(source)}.{OUTPUT_SUFFIXES.get(output_format, output_format)}"

@@ -57,7 +57,7 @@ def segment_pixels(seg: highdicom.seg.Segmentation, source: pydicom.Dataset, num
 @pytest.mark.parametrize("seg_type", SEG_TYPES)
 @pytest.mark.parametrize("tag_name", sorted(REAL_TAGS))
 def test_segments_equal_the_tag_voxels(segs: dict[str, Path], tag_name: str, seg_type: str) -> None:
-    seg = highdicom.seg.segread(segs[seg_type] / f"{output_stem(tag_name)}.dcm")
+    seg = highdicom.seg.segread(segs[seg_type] / f"{output_stem(tag_name)}.seg.dcm")
     source = pydicom.dcmread(DATA / REAL_TAGS[tag_name], stop_before_pixels=True)
     voxels, _ = raw_tag(DATA / tag_name)
     values = [int(v) for v in np.unique(voxels) if v]
@@ -89,7 +89,7 @@ def test_segments_equal_the_tag_voxels(segs: dict[str, Path], tag_name: str, seg
 def test_frames_lie_on_the_source_and_reference_it(
     segs: dict[str, Path], tag_name: str, seg_type: str
 ) -> None:
-    path = segs[seg_type] / f"{output_stem(tag_name)}.dcm"
+    path = segs[seg_type] / f"{output_stem(tag_name)}.seg.dcm"
     seg = pydicom.dcmread(path)
     source = pydicom.dcmread(DATA / REAL_TAGS[tag_name], stop_before_pixels=True)
     storage = {"binary": "1.2.840.10008.5.1.4.1.1.66.4", "labelmap": "1.2.840.10008.5.1.4.1.1.66.7"}
@@ -148,7 +148,7 @@ def all_uids(dataset: pydicom.Dataset) -> set[str]:
 @pytest.mark.parametrize("seg_type", SEG_TYPES)
 @pytest.mark.parametrize("tag_name", sorted(REAL_TAGS))
 def test_dciodvfy_finds_no_error(segs: dict[str, Path], tag_name: str, seg_type: str) -> None:
-    path = segs[seg_type] / f"{output_stem(tag_name)}.dcm"
+    path = segs[seg_type] / f"{output_stem(tag_name)}.seg.dcm"
     result = subprocess.run([dciodvfy(), str(path)], capture_output=True, text=True, timeout=120)
     report = result.stdout + result.stderr
     assert "Segmentation" in report  # the IOD it validated against
@@ -227,7 +227,10 @@ def test_broken_files_in_a_batch(tmp_path: Path) -> None:
     assert len(errors) == 2
     assert any('"z" is missing' in e for e in errors) and any("holds no label" in e for e in errors)
     assert result.stdout.strip() == "2 written, 2 failed"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["barbell2-10.dcm", "sandbox-test01.dcm"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "barbell2-10.seg.dcm",
+        "sandbox-test01.seg.dcm",
+    ]
 
 
 def test_output_never_replaces_its_reference(tmp_path: Path) -> None:
@@ -236,7 +239,18 @@ def test_output_never_replaces_its_reference(tmp_path: Path) -> None:
     before = (tmp_path / "barbell2-10.dcm").read_bytes()
     result = run_cli(
         "convert", tmp_path / "barbell2-10.tag", "--reference", "auto", "--format", "dcm", "--overwrite",
-        "-o", tmp_path,
+        "-o", tmp_path / "barbell2-10.dcm",
     )  # fmt: skip
     assert result.returncode == 1 and "would replace its reference image" in result.stderr
     assert (tmp_path / "barbell2-10.dcm").read_bytes() == before
+
+
+def test_a_seg_written_beside_its_ct_does_not_take_the_ct_name(tmp_path: Path) -> None:
+    # name.dcm.tag beside name.dcm, converted into that same folder: the SEG is
+    # name.seg.dcm, neither "skipped (output exists)" nor refused as the reference.
+    shutil.copy(DATA / "sandbox-test01.dcm", tmp_path / "sandbox-test01.dcm")
+    shutil.copy(DATA / "sandbox-test01.dcm.tag", tmp_path / "sandbox-test01.dcm.tag")
+    result = run_cli("convert", tmp_path, "--reference", "auto", "--format", "dcm", "-o", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1 written, 0 failed"
+    assert highdicom.seg.segread(tmp_path / "sandbox-test01.seg.dcm").SegmentSequence
