@@ -21,6 +21,6 @@ if [ ! -x "$ITK_TAG_VENV/bin/python" ]; then
   itk_tag_log "creating $ITK_TAG_VENV"
   python3 -m venv "$ITK_TAG_VENV"
 fi
-itk_tag_log "pip install itk-tag (a cold build compiles the parts of a private ITK the plugins link, per ABI: a few minutes on 2 cores)"
+itk_tag_log "pip install itk-tag (a cold build compiles the parts of a private ITK the plugins link, per ABI and ITK namespace: a few minutes on 2 cores)"
 "$ITK_TAG_VENV/bin/python" -m pip install -q --upgrade pip
 "$ITK_TAG_VENV/bin/python" -m pip install -q "$ITK_TAG_ROOT${ITK_TAG_PIP_EXTRAS:-}"

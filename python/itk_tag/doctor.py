@@ -132,7 +132,7 @@ class Diagnosis:
             f"itk-tag            {self.itk_tag}",
             f"installed in       {self.site_folder}",
             f"plugin folder      {self.plugin_folder or 'missing'}",
-            *(f"  build {abi:<12} {where}" for abi, where in self.builds.items()),
+            *(f"  build {name:<14} {where}" for name, where in self.builds.items()),
             f"startup hook       {self.startup_hook}",
             f"ITK_AUTOLOAD_PATH  {'(not set)' if self.itk_autoload_path is None else self.itk_autoload_path}",
             f"sample             {self.sample}",
