@@ -19,7 +19,7 @@ import pytest
 from conftest import DATA, REAL_TAGS, run_python
 from hosts import HOSTS, Host, host_program
 from itk_tag import plugins
-from test_hosts import check_facts, expected_facts
+from test_hosts import SITK_FACTS, check_facts, expected_facts
 
 FOLDER = itk_tag.plugin_path()
 EXPORTED = {"ITK_AUTOLOAD_PATH": str(FOLDER)}
@@ -115,28 +115,12 @@ def test_cxx_host_survives_a_malformed_file(host: Host, tmp_path: Path) -> None:
     assert '"z" is missing' in result.stderr and str(broken) in result.stderr
 
 
-SITK_READ = """
-import hashlib, json, sys
-{prelude}
-import SimpleITK as sitk
-image = sitk.ReadImage(sys.argv[1] if len(sys.argv) > 1 else {path!r})
-array = sitk.GetArrayViewFromImage(image)
-print(json.dumps({{
-    "type": image.GetPixelIDTypeAsString(),
-    "size": list(image.GetSize()),
-    "origin": list(image.GetOrigin()),
-    "spacing": list(image.GetSpacing()),
-    "direction": list(image.GetDirection()),
-    "sha256": hashlib.sha256(array.tobytes()).hexdigest(),
-    "metadata": {{k: image.GetMetaData(k) for k in image.GetMetaDataKeys() if not k.startswith("ITK_")}},
-}}))
-"""
-
-
 @pytest.mark.parametrize("prelude", ["", "import itk_tag"], ids=["exported-only", "with-import"])
 def test_simpleitk_reads_through_the_exported_folder(prelude: str, generated: dict) -> None:
+    # The startup hook off: the exported folder (and, with the import, the import hook) alone.
+    script = SITK_FACTS.replace("import itk_tag\n", prelude + "\n")
     for path in cases(generated):
-        result = run_python(SITK_READ.format(prelude=prelude, path=str(path)), env=EXPORTED)
+        result = run_python(script.format(path=str(path)), env={**EXPORTED, "ITK_TAG_NO_AUTOLOAD": "1"})
         assert result.returncode == 0, result.stderr
         check_facts(result.json(), expected_facts(path), "sitk")
         assert result.stderr == "", result.stderr
