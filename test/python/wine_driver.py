@@ -1,0 +1,232 @@
+"""One scenario of test_wine.py, run by a Linux Python and by a Windows Python under wine alike.
+
+    python wine_driver.py SCENARIO ROOT RESULT_JSON
+
+ROOT holds the sample pairs (test_wine.py copies them under names with spaces and non-ASCII
+letters); the result is JSON (ASCII), written to a file: a Windows Python's stdout is a pipe
+in the console's code page. Uses no ``shutil.copy*`` (it aborts Windows Python 3.13 under
+wine 8) and runs the CLI in this process through ``runpy``, which is what ``python -m`` does
+(each Windows Python start costs seconds under wine).
+
+Scenarios:
+* ``api``: ``sitk.ReadImage`` of each .tag with no ``import itk_tag`` (the startup hook),
+  ``itk_tag.read_header`` / ``read_array`` / ``read``, ``itk.imread``, a ``sitk.WriteImage``
+  round trip to .tag, the same file through other spellings of its path, and writes over an
+  existing output and over one another process holds open.
+* ``cli``: ``python -m itk_tag convert --reference auto --format seg.nrrd`` and ``measure``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def describe_array(array: np.ndarray) -> dict[str, Any]:
+    """Shape (z, y, x), dtype and a digest of the voxels in C order."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(array).hexdigest()
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": digest}
+
+
+def describe_sitk(image: Any) -> dict[str, Any]:
+    """Voxels and geometry (x, y, z; mm) of a SimpleITK image."""
+    import SimpleITK as sitk  # noqa: N813
+
+    return {
+        **describe_array(sitk.GetArrayViewFromImage(image)),
+        "pixel": image.GetPixelIDTypeAsString(),
+        "origin": list(image.GetOrigin()),
+        "spacing": list(image.GetSpacing()),
+        "direction": list(image.GetDirection()),
+    }
+
+
+def describe_itk(image: Any) -> dict[str, Any]:
+    """Voxels and geometry (x, y, z; mm) of an ITK Python image."""
+    import itk
+
+    return {
+        **describe_array(itk.array_view_from_image(image)),
+        "origin": [float(v) for v in image.GetOrigin()],
+        "spacing": [float(v) for v in image.GetSpacing()],
+        "direction": [float(v) for v in np.asarray(image.GetDirection()).ravel()],
+    }
+
+
+def attempt(action: Any) -> dict[str, Any]:
+    """The action's result, or the exception it raised (type and message)."""
+    try:
+        return {"ok": action()}
+    except BaseException as error:  # SystemExit from the CLI too
+        return {"error": type(error).__name__, "message": str(error), "traceback": traceback.format_exc()}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files an atomic write may have left behind."""
+    return sorted(p.name for p in folder.iterdir() if ".partial." in p.name or p.name.startswith("."))
+
+
+def api(root: Path) -> dict[str, Any]:
+    import _itk_tag_autoload  # the startup hook's module: imported by its .pth, not by us
+    import SimpleITK as sitk  # noqa: N813
+
+    result: dict[str, Any] = {"hook": _itk_tag_autoload.status, "platform": sys.platform}
+    tags = sorted(root.rglob("*.tag"))
+    for tag in tags:
+        name = tag.relative_to(root).as_posix()
+        result[f"sitk {name}"] = attempt(lambda tag=tag: describe_sitk(sitk.ReadImage(str(tag))))
+    result["itk_tag imported by the hook"] = "itk_tag" in sys.modules
+
+    import itk_tag
+
+    for tag in tags:
+        name = tag.relative_to(root).as_posix()
+
+        def header(tag: Path = tag) -> dict[str, Any]:
+            h = itk_tag.read_header(tag)
+            return {
+                "size": list(h.size),
+                "dtype": str(np.dtype(h.dtype)),
+                "origin": list(h.origin),
+                "spacing": list(h.spacing),
+                "direction": list(h.direction),
+                "header_size": h.header_size,
+                "keywords": h.keywords,
+            }
+
+        result[f"read_header {name}"] = attempt(header)
+        result[f"read_array {name}"] = attempt(lambda tag=tag: describe_array(itk_tag.read_array(tag)[0]))
+        result[f"read {name}"] = attempt(lambda tag=tag: describe_sitk(itk_tag.read(tag)))
+        result[f"read auto {name}"] = attempt(lambda tag=tag: describe_sitk(itk_tag.read(tag, "auto")))
+
+    # Round trip: SimpleITK writes .tag, reads it back; the bytes are compared with Linux's.
+    out = root / "out"
+    out.mkdir(exist_ok=True)
+
+    def round_trip() -> dict[str, Any]:
+        image = sitk.ReadImage(str(tags[0]))
+        target = out / "round trip é.tag"
+        sitk.WriteImage(image, str(target))
+        again = describe_sitk(sitk.ReadImage(str(target)))
+        return {"again": again, "same": again == describe_sitk(image), "file": _sha256(target)}
+
+    result["round trip"] = attempt(round_trip)
+    result["round trip leftovers"] = leftovers(out)
+
+    # The same file through other spellings of its path (on Windows: backslashes, forward
+    # slashes, relative to the current folder; the drive letter is in every absolute one).
+    os.chdir(root)
+    first = tags[0]
+    spellings = {"absolute": str(first), "relative": os.path.relpath(first, root)}
+    if sys.platform == "win32":
+        spellings["forward slashes"] = str(first).replace("\\", "/")
+        spellings["relative, forward slashes"] = spellings["relative"].replace("\\", "/")
+    result["spellings"] = {
+        spelling: attempt(lambda p=path: describe_sitk(sitk.ReadImage(p)) == describe_sitk(itk_tag.read(p)))
+        for spelling, path in spellings.items()
+    }
+    result["spelled"] = spellings
+
+    # Atomic writes: over an existing output, then over one another process holds open.
+    image = sitk.ReadImage(str(first))
+    existing = out / "existing.tag"
+    existing.write_bytes(b"not a tag file")
+    result["over existing"] = attempt(lambda: _write_and_hash(sitk, image, existing))
+    result["over existing leftovers"] = leftovers(out)
+    result["held open"] = held_open(sitk, image, out / "held open.tag")
+    result["held open leftovers"] = leftovers(out)
+
+    import itk
+
+    for tag in tags:
+        name = tag.relative_to(root).as_posix()
+        result[f"itk.imread {name}"] = attempt(lambda tag=tag: describe_itk(itk.imread(str(tag))))
+    return result
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_and_hash(sitk: Any, image: Any, target: Path) -> str:
+    sitk.WriteImage(image, str(target))
+    return _sha256(target)
+
+
+def held_open(sitk: Any, image: Any, target: Path) -> dict[str, Any]:
+    """Write ``target`` while a child process holds it open for reading (Python's ``open``: no
+    FILE_SHARE_DELETE on Windows), then again once it is closed.
+    """
+    target.write_bytes(b"held by another process")
+    hold = "import sys; f = open(sys.argv[1], 'rb'); print('open', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        ready = holder.stdout.readline().decode().strip() if holder.stdout else ""
+        while_held = attempt(lambda: _write_and_hash(sitk, image, target))
+        content_while_held = target.read_bytes()[:40].decode("latin-1")
+    finally:
+        holder.communicate(timeout=120)
+    return {
+        "holder": ready,
+        "while held": while_held,
+        "content after": content_while_held,
+        "after close": attempt(lambda: _write_and_hash(sitk, image, target)),
+    }
+
+
+def run_module(*argv: str) -> dict[str, Any]:
+    """``python -m itk_tag ARGV`` in this process; its exit code."""
+    sys.argv = ["itk_tag", *argv]
+    try:
+        runpy.run_module("itk_tag", run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            return {"exit": exit_.code if isinstance(exit_.code, int) else 1, "message": str(exit_.code)}
+    return {"exit": 0}
+
+
+def cli(root: Path) -> dict[str, Any]:
+    import nrrd
+
+    os.chdir(root)
+    folder = next(p for p in root.iterdir() if p.is_dir() and p.name != "out")
+    reference = ("--reference", "auto")
+    result: dict[str, Any] = {
+        "convert": run_module("convert", folder.name, *reference, "--format", "seg.nrrd", "-o", "seg"),
+        "measure": run_module("measure", folder.name, *reference, "--jobs", "1", "-o", "metrics.csv"),
+    }
+    for path in sorted((root / "seg").rglob("*.seg.nrrd")):
+        data, header = nrrd.read(str(path))
+        result[f"seg {path.relative_to(root).as_posix()}"] = {
+            **describe_array(data),
+            "space origin": [float(v) for v in header.get("space origin", [])],
+            "space directions": np.nan_to_num(np.asarray(header.get("space directions", []), float)).tolist(),
+        }
+    metrics = root / "metrics.csv"
+    result["csv"] = metrics.read_text(encoding="utf-8") if metrics.exists() else None
+    return result
+
+
+def main() -> None:
+    scenario, root, output = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    result = attempt(lambda: {"api": api, "cli": cli}[scenario](root))
+    output.write_text(json.dumps(result, indent=1, default=str), encoding="ascii")
+
+
+if __name__ == "__main__":
+    main()
