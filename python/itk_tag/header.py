@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _native
+from .hosts import native as _native
 
 Vector3 = tuple[float, float, float]
 

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from . import _native, _simpleitk
 from .dicom import itk_reason
 from .header import TagHeader
+from .hosts import import_hook
+from .hosts import native as _native
 
 if TYPE_CHECKING:
     import SimpleITK
@@ -79,7 +80,7 @@ def _address(voxels: np.ndarray) -> int:
 def _simpleitk_has_plugin() -> bool:
     import SimpleITK
 
-    return _simpleitk.simpleitk_reads_tag(SimpleITK)
+    return import_hook.simpleitk_reads_tag(SimpleITK)
 
 
 def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:

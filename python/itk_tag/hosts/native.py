@@ -16,7 +16,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-PLUGIN_ROOT = Path(__file__).resolve().parent / "plugins"
+# The wheel installs the plugin folder at itk_tag/plugins (python/CMakeLists.txt).
+PLUGIN_ROOT = Path(__file__).resolve().parents[1] / "plugins"
 ENTRY_FILE_NAME = "libIOTagPlugin.so"
 BUILD_FILE_NAME = "libIOTagImageIO.so"
 # A name of our own: the folder may be shared (3D Slicer's ITKFactories).
