@@ -30,12 +30,15 @@ MARK = "__itk_tag_dispatch__"
 def tag_path(file_name: object) -> Optional[str]:
     """``file_name`` as a string when it names a ``.tag`` file (any case), else None.
 
-    A list of names (a series) or anything else goes to the host untouched.
+    A list of names (a series), a folder (ITK reads it as a DICOM series) or
+    anything else goes to the host untouched.
     """
     if not isinstance(file_name, (str, os.PathLike)):
         return None
     path = os.fspath(file_name)
-    return path if isinstance(path, str) and path.lower().endswith(".tag") else None
+    if not isinstance(path, str) or not path.lower().endswith(".tag") or os.path.isdir(path):
+        return None
+    return path
 
 
 def is_wrapped(module: ModuleType, name: str) -> bool:
