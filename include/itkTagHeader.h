@@ -95,6 +95,15 @@ public:
   static TagHeader
   Read(const std::string & fileName);
 
+  /** Decides on the first \a length bytes of a file of \a fileSize bytes, as
+   * Read() does once it has read them: empty file, MNI landmark file, the
+   * keyword:value sniff, the form feed within MaximumHeaderSize bytes, then
+   * Parse(). Bytes past MaximumHeaderSize are ignored, so any \a length that
+   * covers the first form feed (or the cap) gives the same result. Read() and
+   * the C entry itk_tag_parse_header() both call it. */
+  static TagHeader
+  FromFileStart(const char * bytes, SizeValueType length, SizeValueType fileSize, const std::string & fileName);
+
   /** Parses a header held in memory. \a bytes must end with the form feed;
    * \a fileSize is the size of the whole file (used to check the data fits).
    * \a fileName only names the file in error messages. */

@@ -5,47 +5,13 @@ Python nor SimpleITK needed.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _native
+from .format.header import TagHeader
 
-Vector3 = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class TagHeader:
-    """The header of a sliceOmatic ``.tag`` file, as parsed by ``itk::TagHeader``.
-
-    Geometry is in ITK's LPS convention, like DICOM. ``direction`` is the 3x3
-    direction matrix flattened row by row (as SimpleITK's ``GetDirection()``);
-    its columns are dir_h, dir_v and dir_h x dir_v, normalised.
-    """
-
-    path: str
-    size: tuple[int, int, int]
-    """Voxels along a row (x), a column (y), and number of slices (z)."""
-    dtype: np.dtype
-    """uint8 for ``type:BYTE``, uint16 for ``type:SHORT``."""
-    origin: Vector3
-    spacing: Vector3
-    direction: tuple[float, ...]
-    header_size: int
-    """Bytes before the voxel data, the form feed included."""
-    file_size: int
-    keywords: dict[str, str] = field(default_factory=dict)
-    """Every header keyword (lower case) and its value as written, in file order."""
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """Numpy shape of the voxels: (z, y, x)."""
-        return (self.size[2], self.size[1], self.size[0])
-
-    @property
-    def data_size(self) -> int:
-        """Bytes of voxel data the header announces."""
-        return int(np.prod(self.size)) * self.dtype.itemsize
+__all__ = ["TagHeader", "read_array", "read_header"]
 
 
 def read_header(path: str | os.PathLike[str]) -> TagHeader:

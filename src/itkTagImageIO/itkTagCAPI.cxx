@@ -132,6 +132,24 @@ extern "C"
     return Guarded(error, [&]() { *json = CopyString(HeaderAsJson(itk::TagHeader::Read(fileName))); });
   }
 
+  /** Parses a header from memory: \a bytes are the first \a length bytes of
+   * a file of \a fileSize bytes named \a fileName (for messages only), decided
+   * as itk_tag_read_header decides on a file (TagHeader::FromFileStart). For
+   * the conformance tests of the pure-Python parser. */
+  ITK_ABI_EXPORT int
+  itk_tag_parse_header(const char * bytes,
+                       uint64_t     length,
+                       uint64_t     fileSize,
+                       const char * fileName,
+                       char **      json,
+                       char **      error)
+  {
+    return Guarded(error,
+                   [&]() {
+                     *json = CopyString(HeaderAsJson(itk::TagHeader::FromFileStart(bytes, length, fileSize, fileName)));
+                   });
+  }
+
   /** Reads all voxels of fileName into buffer, which must hold exactly the
    * bytes the header announces (x*y*z times 1 or 2). */
   ITK_ABI_EXPORT int
