@@ -21,7 +21,6 @@ import malformed_cases
 import numpy as np
 import pytest
 from conftest import DATA
-
 from itk_tag import _native
 from itk_tag import format as tag_format
 
@@ -152,6 +151,7 @@ def test_differential_fuzz() -> None:
 # ------------------------------------------------------------------ the writer
 
 # Each image: (name, numpy dtype, shape (z, y, x) or (y, x), origin, spacing, direction row by row, metadata).
+_I3 = [1, 0, 0, 0, 1, 0, 0, 0, 1]
 _ROTATION = [0.866, -0.3536, 0.3535, 0.5, 0.6124, -0.6124, 0.0, 0.7071, 0.7071]
 _ODD_METADATA = {
     "uid": "0BADF00D",
@@ -171,20 +171,34 @@ _ODD_METADATA = {
     "wide": "w" * 30,
 }
 WRITER_CASES = [
-    ("byte", "uint8", (2, 3, 4), (0, 0, 0), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, 1], {}),
-    ("short", "uint16", (2, 3, 7), (1.5, -2.25, 3), (1.25, 1.25, 1.25), [1, 0, 0, 0, 1, 0, 0, 0, 1], {}),
-    ("oblique-multi-slice", "uint8", (3, 5, 6), (-10.12345, 5.5, 100), (0.8, 0.9, 3), _ROTATION, {"uid": "1"}),
-    ("two-d", "uint8", (3, 4), (-1.0, 2.0), (0.7105, 0.7105), [1, 0, 0, 1], {"org_z": "-250.5", "epais": "5"}),
+    ("byte", "uint8", (2, 3, 4), (0, 0, 0), (1, 1, 1), _I3, {}),
+    ("short", "uint16", (2, 3, 7), (1.5, -2.25, 3), (1.25, 1.25, 1.25), _I3, {}),
+    (
+        "oblique-multi-slice",
+        "uint8",
+        (3, 5, 6),
+        (-10.12345, 5.5, 100),
+        (0.8, 0.9, 3.0),
+        _ROTATION,
+        {"uid": "1"},
+    ),
+    (
+        "two-d",
+        "uint8",
+        (3, 4),
+        (-1.0, 2.0),
+        (0.7105, 0.7105),
+        [1, 0, 0, 1],
+        {"org_z": "-250.5", "epais": "5"},
+    ),
     ("two-d-no-metadata", "uint16", (3, 4), (0.0, 0.0), (2.0, 3.0), [0, 1, 1, 0], {}),
-    ("odd-metadata", "uint8", (1, 2, 2), (123456789.123, -0.00001, 1e-5), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, 1],
-     _ODD_METADATA),
+    ("odd-metadata", "uint8", (1, 2, 2), (123456789.123, -0.00001, 1e-5), (1, 1, 1), _I3, _ODD_METADATA),
     ("one-slice-free-axis", "uint8", (1, 2, 2), (0, 0, 0), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, -1], {}),
     ("flipped-slice-axis", "uint8", (2, 2, 2), (0, 0, 0), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, -1], {}),
-    ("spacing-rounds-to-zero", "uint8", (1, 2, 2), (0, 0, 0), (0.00004, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, 1], {}),
-    ("header-too-long", "uint8", (1, 2, 2), (0, 0, 0), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, 1],
-     {"long": "v" * 70000}),
-    ("float-voxels", "float32", (1, 2, 2), (0, 0, 0), (1, 1, 1), [1, 0, 0, 0, 1, 0, 0, 0, 1], {}),
-]  # fmt: skip
+    ("spacing-rounds-to-zero", "uint8", (1, 2, 2), (0, 0, 0), (0.00004, 1, 1), _I3, {}),
+    ("header-too-long", "uint8", (1, 2, 2), (0, 0, 0), (1, 1, 1), _I3, {"long": "v" * 70000}),
+    ("float-voxels", "float32", (1, 2, 2), (0, 0, 0), (1, 1, 1), _I3, {}),
+]
 
 _SITK_WRITER = r"""
 import json, sys
@@ -257,8 +271,9 @@ def test_writer_is_atomic_and_cleans_up(tmp_path: Path) -> None:
     with pytest.raises(tag_format.TagFileError, match="2D or 3D"):
         tag_format.write_tag(target, np.zeros((1, 1, 1, 1), np.uint8), [0] * 4, [1] * 4, [0] * 16, {})
     with pytest.raises(OSError):
-        tag_format.write_tag(tmp_path / "no-folder" / "a.tag", np.zeros((2, 2), np.uint8), (0, 0), (1, 1),
-                             (1, 0, 0, 1), {})  # fmt: skip
+        tag_format.write_tag(
+            tmp_path / "no-folder" / "a.tag", np.zeros((2, 2), np.uint8), (0, 0), (1, 1), (1, 0, 0, 1), {}
+        )
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tag"]
 
