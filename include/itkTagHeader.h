@@ -39,8 +39,10 @@ namespace itk
  * The voxel data starts right after the first form feed, so the header size is
  * found, never assumed.
  *
- * This is the single place where the format's header rules live: TagImageIO
- * and the Python bindings both go through TagHeader::Read().
+ * This is the single place in C++ where the format's header rules live:
+ * TagImageIO and the Python bindings both go through TagHeader::Read(). The
+ * pure-Python port (python/itk_tag/format/header.py) is held to it on one
+ * corpus and a differential fuzz run (test/python/test_conformance.py).
  *
  * Geometry follows ITK's LPS convention: origin (org_x, org_y, org_z), spacing
  * (inc_x, inc_y, epais) and direction columns normalize(dir_h),

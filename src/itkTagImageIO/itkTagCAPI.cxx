@@ -17,8 +17,9 @@
  *=========================================================================*/
 /** \file
  * A small C interface to TagHeader and TagImageIO for the Python package,
- * which reaches it through ctypes: Python never parses a header itself, and
- * needs neither ITK Python nor SimpleITK to read a tag into numpy.
+ * which reaches it through ctypes: it reads a tag into numpy with neither ITK
+ * Python nor SimpleITK, and itk_tag_parse_header holds the package's
+ * pure-Python parser (itk_tag.format) to this one in the conformance tests.
  *
  * Every function returns 0 on success. On failure it returns non-zero and
  * sets *error to a message (file name and problem) to be released with
@@ -145,8 +146,10 @@ extern "C"
                        char **      error)
   {
     return Guarded(error,
-                   [&]() {
-                     *json = CopyString(HeaderAsJson(itk::TagHeader::FromFileStart(bytes, length, fileSize, fileName)));
+                   [&]()
+                   {
+                     const auto header = itk::TagHeader::FromFileStart(bytes, length, fileSize, fileName);
+                     *json = CopyString(HeaderAsJson(header));
                    });
   }
 
