@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .description import info
     from .dicom import ReferenceImageError
     from .geometry import Tolerance
-    from .header import TagHeader, read_array, read_header
+    from .format import TagHeader, read_array, read_header
     from .hosts.plugins import plugin_path
     from .image import read
     from .labels import LabelTable, load_labels
@@ -44,7 +44,7 @@ _LAZY = {
     "Measurements": "metrics",
     "ReferenceImageError": "dicom",
     "Report": "conversion",
-    "TagHeader": "header",
+    "TagHeader": "format",
     "Tolerance": "geometry",
     "UsageError": "plan",
     "check": "reference",
@@ -56,8 +56,8 @@ _LAZY = {
     "measure_file": "metrics",
     "plugin_path": "hosts.plugins",
     "read": "image",
-    "read_array": "header",
-    "read_header": "header",
+    "read_array": "format",
+    "read_header": "format",
 }
 
 

@@ -55,6 +55,16 @@ def _wrap(module: ModuleType, name: str, make: Callable[[Callable[..., Any]], Ca
     setattr(module, name, wrapper)
 
 
+def _write(path: str, *image: Any) -> None:
+    """``format.write_tag``, with an OSError raised as the RuntimeError the host's own writer raises."""
+    from ..format import write_tag
+
+    try:
+        write_tag(path, *image)
+    except OSError as error:
+        raise RuntimeError(f'cannot write "{path}": {error.strerror or error}') from error
+
+
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
     return args[index] if len(args) > index else kwargs.get(name, default)
 
@@ -68,16 +78,11 @@ def read_simpleitk(path: str) -> Any:
     The voxels are read straight into the image's buffer (one copy in memory).
     Raises TagFileError (a RuntimeError, as SimpleITK's own reader errors).
     """
-    import numpy as np
-    import SimpleITK
-
-    from ..format import read_header, read_voxels_into
-    from ..image_buffer import writable_voxels
+    from ..format import read_header
+    from ..image_buffer import image_of, read_voxels
 
     header = read_header(path)
-    pixel = SimpleITK.sitkUInt16 if header.dtype == np.uint16 else SimpleITK.sitkUInt8
-    image = SimpleITK.Image(header.size, pixel)
-    read_voxels_into(path, header, writable_voxels(image))
+    image = image_of(read_voxels(path, header))
     image.SetOrigin(header.origin)
     image.SetSpacing(header.spacing)
     image.SetDirection(header.direction)
@@ -94,9 +99,7 @@ def write_simpleitk(image: Any, path: str) -> None:
     """
     import SimpleITK
 
-    from ..format import write_tag
-
-    write_tag(
+    _write(
         path,
         SimpleITK.GetArrayViewFromImage(image),
         image.GetOrigin(),
@@ -170,15 +173,13 @@ def write_itk(image: Any, path: str) -> None:
     import itk
     import numpy as np
 
-    from ..format import write_tag
-
     dictionary = image.GetMetaDataDictionary()
     metadata = {}
     for key in dictionary.GetKeys():
         value = dictionary[key]
         if isinstance(value, str):  # the C++ writer, too, takes only string entries
             metadata[key] = value
-    write_tag(
+    _write(
         path,
         itk.array_view_from_image(image),
         tuple(image.GetOrigin()),
