@@ -30,8 +30,8 @@ FUZZ = Path(__file__).resolve().parent
 sys.path.insert(0, str(FUZZ))
 
 import make_corpus  # noqa: E402
-from itk_tag.hosts import native as _native  # noqa: E402
 from itk_tag.format import TagFileError, TagHeader, parse_header  # noqa: E402
+from itk_tag.hosts import native as _native  # noqa: E402
 
 # Parsers only look at the first 64 KiB; a little more keeps the cap in play.
 _PREFIX = 64 * 1024 + 512

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from .conversion import Report, convert, convert_file
     from .description import info
     from .dicom import ReferenceImageError
-    from .geometry import Tolerance
     from .format import TagHeader, read_array, read_header
+    from .geometry import Tolerance
     from .hosts.plugins import plugin_path
     from .image import read
     from .labels import LabelTable, load_labels

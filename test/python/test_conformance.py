@@ -21,8 +21,8 @@ import malformed_cases
 import numpy as np
 import pytest
 from conftest import DATA
-from itk_tag.hosts import native as _native
 from itk_tag import format as tag_format
+from itk_tag.hosts import native as _native
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "fuzz"))
