@@ -111,6 +111,28 @@ def case_read_array(args: dict[str, Any]) -> dict[str, Any]:
     return measure(lambda warmup: itk_tag.read_array(args["path"])[0], lambda a: _samples(a, args["points"]))
 
 
+def case_pure_read_array(args: dict[str, Any]) -> dict[str, Any]:
+    from itk_tag import format as tag_format
+
+    return measure(
+        lambda warmup: tag_format.read_array(args["path"])[0], lambda a: _samples(a, args["points"])
+    )
+
+
+def case_native_read_voxels(args: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+    from itk_tag import format as tag_format
+    from itk_tag.hosts import native as _native
+
+    def operation(warmup: bool) -> Any:
+        # The header is parsed outside the native read, as itk_tag.read_array does.
+        voxels = np.empty(tag_format.read_header(args["path"]).shape, dtype=np.uint8)
+        _native.read_voxels_into(args["path"], voxels.ctypes.data, voxels.nbytes)
+        return voxels
+
+    return measure(operation, lambda a: _samples(a, args["points"]))
+
+
 def case_itk(args: dict[str, Any]) -> dict[str, Any]:
     import itk
 

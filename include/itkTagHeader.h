@@ -39,8 +39,10 @@ namespace itk
  * The voxel data starts right after the first form feed, so the header size is
  * found, never assumed.
  *
- * This is the single place where the format's header rules live: TagImageIO
- * and the Python bindings both go through TagHeader::Read().
+ * This is the single place in C++ where the format's header rules live:
+ * TagImageIO and the Python bindings both go through TagHeader::Read(). The
+ * pure-Python port (python/itk_tag/format/header.py) is held to it on one
+ * corpus and a differential fuzz run (test/python/test_conformance.py).
  *
  * Geometry follows ITK's LPS convention: origin (org_x, org_y, org_z), spacing
  * (inc_x, inc_y, epais) and direction columns normalize(dir_h),
@@ -94,6 +96,15 @@ public:
    * Throws an ExceptionObject naming the file and the problem. */
   static TagHeader
   Read(const std::string & fileName);
+
+  /** Decides on the first \a length bytes of a file of \a fileSize bytes, as
+   * Read() does once it has read them: empty file, MNI landmark file, the
+   * keyword:value sniff, the form feed within MaximumHeaderSize bytes, then
+   * Parse(). Bytes past MaximumHeaderSize are ignored, so any \a length that
+   * covers the first form feed (or the cap) gives the same result. Read() and
+   * the C entry itk_tag_parse_header() both call it. */
+  static TagHeader
+  FromFileStart(const char * bytes, SizeValueType length, SizeValueType fileSize, const std::string & fileName);
 
   /** Parses a header held in memory. \a bytes must end with the form feed;
    * \a fileSize is the size of the whole file (used to check the data fits).

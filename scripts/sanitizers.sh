@@ -85,7 +85,7 @@ for abi in new old; do
 done
 
 # The instrumented plugins, not the installed ones, must be the ones loaded.
-loaded="$(PYTHONPATH="$overlay" "$python" -c 'from itk_tag import _native; print(_native.plugin_library("old"))')"
+loaded="$(PYTHONPATH="$overlay" "$python" -c 'from itk_tag.hosts import native; print(native.plugin_library("old"))')"
 case "$loaded" in
   "$overlay"/*) ;;
   *) echo "sanitizers: the overlay is not used (plugin from $loaded)" >&2; exit 1 ;;

@@ -1,34 +1,36 @@
 """itk-tag: sliceOmatic ``.tag`` segmentation files in ITK Python, SimpleITK and numpy.
 
-* ``itk.imread("mask.tag")`` works once itk-tag is installed (no import needed);
-* ``sitk.ReadImage("mask.tag")`` works too: the startup hook the wheel installs
-  (``itk-tag-autoload.pth``) imports itk_tag when SimpleITK is imported; with
-  ``ITK_TAG_NO_AUTOLOAD=1``, ``import itk_tag`` before ``import SimpleITK``;
+* ``itk.imread("mask.tag")`` and ``sitk.ReadImage("mask.tag")`` work once
+  itk-tag is installed (no import needed): the startup hook the wheel installs
+  (``itk-tag-autoload.pth``) imports itk_tag when SimpleITK or itk is
+  imported, and each gets a native build where one serves its ITK, the
+  Python-level path elsewhere (:mod:`itk_tag.hosts`); with
+  ``ITK_TAG_NO_AUTOLOAD=1``, ``import itk_tag`` first;
 * :func:`read_header` and :func:`read_array` read a tag with neither of them.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from . import _simpleitk
+from .hosts import import_hook
 
-# Before anything below can import SimpleITK: its first import must see the hook.
-_simpleitk.install()
+# Before anything below can import SimpleITK or itk: their first import must see the hook.
+import_hook.install()
 
 # ruff: noqa: E402
-from ._native import TagFileError
-from ._simpleitk import ItkTagWarning
+from .hosts.import_hook import ItkTagWarning
+from .hosts.native import TagFileError
 
 if TYPE_CHECKING:
     from .conversion import Report, convert, convert_file
     from .description import info
     from .dicom import ReferenceImageError
+    from .format import TagHeader, read_array, read_header
     from .geometry import Tolerance
-    from .header import TagHeader, read_array, read_header
+    from .hosts.plugins import plugin_path
     from .image import read
     from .labels import LabelTable, load_labels
     from .metrics import Measurements, measure, measure_file
     from .plan import UsageError
-    from .plugins import plugin_path
     from .reference import GeometryCheck, GeometryMismatchError, check
 
 # The rest is imported on first use: `import itk_tag` runs before every
@@ -42,7 +44,7 @@ _LAZY = {
     "Measurements": "metrics",
     "ReferenceImageError": "dicom",
     "Report": "conversion",
-    "TagHeader": "header",
+    "TagHeader": "format",
     "Tolerance": "geometry",
     "UsageError": "plan",
     "check": "reference",
@@ -52,10 +54,10 @@ _LAZY = {
     "load_labels": "labels",
     "measure": "metrics",
     "measure_file": "metrics",
-    "plugin_path": "plugins",
+    "plugin_path": "hosts.plugins",
     "read": "image",
-    "read_array": "header",
-    "read_header": "header",
+    "read_array": "format",
+    "read_header": "format",
 }
 
 

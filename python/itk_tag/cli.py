@@ -24,12 +24,20 @@ from .dicom import ReferenceImageError
 from .dicomseg import SEG_TYPES, SegOptions
 from .formats import normalize_format
 from .geometry import Tolerance
+from .hosts.plugins import plugin_path
+from .hosts.slicer import (
+    SlicerInstall,
+    default_home,
+    find_slicer,
+    install,
+    status,
+    uninstall,
+    unsupported_reason,
+)
 from .labels import LabelsError, load_labels
 from .metrics import measure
 from .plan import UsageError
-from .plugins import plugin_path
 from .reference import check
-from .slicer import SlicerInstall, default_home, find_slicer, install, status, uninstall, unsupported_reason
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -102,7 +110,7 @@ def _plugin_path(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from . import doctor  # here: the other commands need none of it
+    from .hosts import doctor  # here: the other commands need none of it
 
     return doctor.main(as_json=args.json)
 

@@ -10,8 +10,8 @@ land in its buffer:
   reads the file: ITK allocates the buffer uninitialised and ``TagImageIO``
   advises huge pages on it, so this runs at ``numpy.fromfile``'s speed;
 * otherwise ``SimpleITK.Image(size, type)`` allocates it, zero-filled (a pass
-  over the memory: 0.4x that speed, bench/RESULTS.md), and itk-tag's C++
-  reader fills it through a writable view.
+  over the memory: 0.4x that speed, bench/RESULTS.md), and itk-tag's
+  pure-Python reader (:mod:`itk_tag.format`) fills it through a writable view.
 
 The writable view (:func:`writable_voxels`) keeps its image alive, and
 :func:`image_of` finds the image again, so that code working on numpy voxels
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from . import _native, _simpleitk
 from .dicom import itk_reason
-from .header import TagHeader
+from .format import TagFileError, TagHeader, read_voxels_into
+from .hosts import import_hook
 
 if TYPE_CHECKING:
     import SimpleITK
@@ -79,7 +79,7 @@ def _address(voxels: np.ndarray) -> int:
 def _simpleitk_has_plugin() -> bool:
     import SimpleITK
 
-    return _simpleitk.simpleitk_reads_tag(SimpleITK)
+    return import_hook.simpleitk_reads_tag(SimpleITK)
 
 
 def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:
@@ -97,13 +97,13 @@ def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:
         try:
             image = reader.Execute()
         except RuntimeError as error:
-            raise _native.TagFileError(f"{os.fspath(path)}: {itk_reason(error)}") from error
+            raise TagFileError(f"{os.fspath(path)}: {itk_reason(error)}") from error
         voxels = writable_voxels(image)
         if voxels.shape != header.shape or voxels.dtype != header.dtype:
             message = f'sliceOmatic .tag file "{os.fspath(path)}" changed while it was being read'
-            raise _native.TagFileError(message)
+            raise TagFileError(message)
         return voxels
     pixel = SimpleITK.sitkUInt16 if header.dtype == np.uint16 else SimpleITK.sitkUInt8
     voxels = writable_voxels(SimpleITK.Image(header.size, pixel))
-    _native.read_voxels_into(path, _address(voxels), voxels.nbytes)
+    read_voxels_into(path, header, voxels)
     return voxels

@@ -18,8 +18,8 @@ from typing import Any, Union
 import numpy as np
 
 from .dicom import Reference, ReferenceImageError, find_reference, read_reference
+from .format import TagHeader, read_header
 from .geometry import DEFAULT_TOLERANCE, Grid, Tolerance
-from .header import TagHeader, read_header
 
 ReferenceSpec = Union[str, "os.PathLike[str]", None]
 """``None`` or ``"none"`` (the tag's own grid), ``"auto"`` (the image beside the tag), or a path."""

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from .dicom import Reference, itk_reason, read_reference
+from .format import TagHeader, read_header
 from .formats import format_of
 from .geometry import Grid, Tolerance, grid_of
-from .header import TagHeader, read_header
 from .image_buffer import read_voxels
 from .keywords import carried_keywords
 from .reference import GeometryCheck, ReferenceSpec, aligned, compare, resolve_reference

@@ -17,8 +17,9 @@
  *=========================================================================*/
 /** \file
  * A small C interface to TagHeader and TagImageIO for the Python package,
- * which reaches it through ctypes: Python never parses a header itself, and
- * needs neither ITK Python nor SimpleITK to read a tag into numpy.
+ * which reaches it through ctypes: it reads a tag into numpy with neither ITK
+ * Python nor SimpleITK, and itk_tag_parse_header holds the package's
+ * pure-Python parser (itk_tag.format) to this one in the conformance tests.
  *
  * Every function returns 0 on success. On failure it returns non-zero and
  * sets *error to a message (file name and problem) to be released with
@@ -130,6 +131,26 @@ extern "C"
   itk_tag_read_header(const char * fileName, char ** json, char ** error)
   {
     return Guarded(error, [&]() { *json = CopyString(HeaderAsJson(itk::TagHeader::Read(fileName))); });
+  }
+
+  /** Parses a header from memory: \a bytes are the first \a length bytes of
+   * a file of \a fileSize bytes named \a fileName (for messages only), decided
+   * as itk_tag_read_header decides on a file (TagHeader::FromFileStart). For
+   * the conformance tests of the pure-Python parser. */
+  ITK_ABI_EXPORT int
+  itk_tag_parse_header(const char * bytes,
+                       uint64_t     length,
+                       uint64_t     fileSize,
+                       const char * fileName,
+                       char **      json,
+                       char **      error)
+  {
+    return Guarded(error,
+                   [&]()
+                   {
+                     const auto header = itk::TagHeader::FromFileStart(bytes, length, fileSize, fileName);
+                     *json = CopyString(HeaderAsJson(header));
+                   });
   }
 
   /** Reads all voxels of fileName into buffer, which must hold exactly the

@@ -475,6 +475,41 @@ TagHeader::FileLooksLikeTagHeader(const std::string & fileName)
 }
 
 TagHeader
+TagHeader::FromFileStart(const char * bytes, SizeValueType length, SizeValueType fileSize, const std::string & fileName)
+{
+  if (fileSize == 0)
+  {
+    ThrowTagError(fileName, "the file is empty");
+  }
+  // Only the first MaximumHeaderSize bytes can hold a header: whatever more a
+  // caller read changes no decision (the same bytes FileLooksLikeTagHeader sees).
+  length = std::min(length, MaximumHeaderSize);
+  static const char mniMagic[] = "MNI Tag Point File";
+  if (length >= sizeof(mniMagic) - 1 && std::memcmp(bytes, mniMagic, sizeof(mniMagic) - 1) == 0)
+  {
+    ThrowTagError(fileName, "is an MNI tag point (landmark) file, not a sliceOmatic tag file");
+  }
+  const void * hit = length == 0 ? nullptr : std::memchr(bytes, FormFeed, length);
+  const SizeValueType headerLength =
+    hit != nullptr ? static_cast<SizeValueType>(static_cast<const char *>(hit) - bytes) + 1 : length;
+  if (!LooksLikeTagHeader(bytes, headerLength))
+  {
+    ThrowTagError(fileName, "not a sliceOmatic tag file (it does not start with a keyword:value header)");
+  }
+  if (hit == nullptr)
+  {
+    std::ostringstream msg;
+    msg << "no form feed (0x0C) ends the header";
+    if (fileSize > MaximumHeaderSize)
+    {
+      msg << " within the first " << MaximumHeaderSize << " bytes";
+    }
+    ThrowTagError(fileName, msg.str());
+  }
+  return Parse(bytes, headerLength, fileSize, fileName);
+}
+
+TagHeader
 TagHeader::Read(const std::string & fileName)
 {
   if (itksys::SystemTools::FileIsDirectory(fileName))
@@ -494,53 +529,25 @@ TagHeader::Read(const std::string & fileName)
     ThrowTagError(fileName, "cannot determine the file size");
   }
   const auto fileSize = static_cast<SizeValueType>(end);
-  if (fileSize == 0)
-  {
-    ThrowTagError(fileName, "the file is empty");
-  }
 
   // Read in small steps: real headers are a few hundred bytes, so reading the
   // whole cap (or the whole file) would waste I/O on every open.
   constexpr SizeValueType step = 4096;
+  const SizeValueType     limit = std::min(fileSize, MaximumHeaderSize);
   std::vector<char>       bytes;
-  SizeValueType           formFeed = 0;
   bool                    found = false;
-  while (!found && bytes.size() < fileSize && bytes.size() <= MaximumHeaderSize)
+  while (!found && bytes.size() < limit)
   {
     const SizeValueType start = bytes.size();
-    const SizeValueType count = std::min(step, fileSize - start);
+    const SizeValueType count = std::min(step, limit - start);
     bytes.resize(start + count);
     file.read(bytes.data() + start, static_cast<std::streamsize>(count));
     if (static_cast<SizeValueType>(file.gcount()) != count)
     {
       ThrowTagError(fileName, "read error while reading the header");
     }
-    const void * hit = std::memchr(bytes.data() + start, FormFeed, count);
-    if (hit != nullptr)
-    {
-      formFeed = static_cast<SizeValueType>(static_cast<const char *>(hit) - bytes.data());
-      found = true;
-    }
+    found = std::memchr(bytes.data() + start, FormFeed, count) != nullptr;
   }
-  static const char mniMagic[] = "MNI Tag Point File";
-  if (bytes.size() >= sizeof(mniMagic) - 1 && std::memcmp(bytes.data(), mniMagic, sizeof(mniMagic) - 1) == 0)
-  {
-    ThrowTagError(fileName, "is an MNI tag point (landmark) file, not a sliceOmatic tag file");
-  }
-  if (!LooksLikeTagHeader(bytes.data(), found ? formFeed + 1 : bytes.size()))
-  {
-    ThrowTagError(fileName, "not a sliceOmatic tag file (it does not start with a keyword:value header)");
-  }
-  if (!found || formFeed >= MaximumHeaderSize)
-  {
-    std::ostringstream msg;
-    msg << "no form feed (0x0C) ends the header";
-    if (fileSize > MaximumHeaderSize)
-    {
-      msg << " within the first " << MaximumHeaderSize << " bytes";
-    }
-    ThrowTagError(fileName, msg.str());
-  }
-  return Parse(bytes.data(), formFeed + 1, fileSize, fileName);
+  return FromFileStart(bytes.data(), bytes.size(), fileSize, fileName);
 }
 } // end namespace itk

@@ -204,7 +204,7 @@ def broken_venv(tmp_path_factory: pytest.TempPathFactory, fresh_venv: Install) -
     # Whatever the plugin layout, the builds are where _native says.
     found = broken.run(
         "-c",
-        "from itk_tag import _native\nfor abi in _native.ABIS: print(_native.plugin_library(abi).parent)",
+        "from itk_tag.hosts import native\nfor abi in native.ABIS: print(native.plugin_library(abi).parent)",
     )
     assert found.returncode == 0, found.stderr
     for folder in found.stdout.split():

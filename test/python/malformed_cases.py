@@ -72,6 +72,14 @@ def cases() -> list[MalformedCase]:
             "no form feed (0x0C) ends the header within the first 65536 bytes",
             claimed=True,
         ),
+        # Only the first 64 KiB decide, in the reader as in CanReadFile: a header that
+        # starts after them is not one (it was "no form feed" for the reader before).
+        MalformedCase(
+            "long-comment-past-header-cap",
+            b"* " + b"a" * 66000 + b"\n" + _VALID + b"\f" + _DATA12,
+            "not a sliceOmatic tag file",
+            claimed=False,
+        ),
         MalformedCase("truncated-data", _VALID + b"\f" + _DATA12[:11], "truncated data", claimed=True),
         MalformedCase(
             "truncated-short",

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import Install
-from itk_tag import _native
+from itk_tag.hosts import native as _native
 
 
 def doctor(install: Install, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:

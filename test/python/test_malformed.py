@@ -192,11 +192,21 @@ ENTRY_POINTS = [
     ),
 ]
 
+# The same hosts with no native build handed to them: the Python-level path (itk_tag.hosts.dispatch),
+# which reads every case with the format layer's precise message.
+PYTHON_PATH_SETUP = "import os\nos.environ['ITK_TAG_NATIVE'] = '0'\n"
+ENTRY_POINTS += [
+    EntryPoint(f"{e.name} (Python path)", PYTHON_PATH_SETUP + e.setup, e.read, True, e.exception)
+    for e in ENTRY_POINTS
+    if e.name != "read_array"
+]
+
 FOLDER_EXCEPTIONS = {
     # An OSError, as open() raises for a folder.
     "read_array": "IsADirectoryError",
     # ITK Python reads a folder as a DICOM series: "no DICOMs in: <folder>".
     "itk.imread": "FileNotFoundError",
+    "itk.imread (Python path)": "FileNotFoundError",
 }
 """What an entry point raises for a folder named like a tag, where it differs."""
 
@@ -456,6 +466,9 @@ def write(array, path):
         raise error(f"exit code {result.returncode}: {result.stdout}{result.stderr}")
 """,
 }
+
+for _name in ("itk.imwrite", "sitk.WriteImage"):
+    WRITERS[f"{_name} (Python path)"] = PYTHON_PATH_SETUP + WRITERS[_name]
 
 
 class FileNotNamedError(AssertionError):

@@ -6,7 +6,7 @@ configurations). It may execute this file more than once; the classes come
 from itk_tag, where registration happens once.
 """
 
-from itk_tag._itk_python import itkTagImageIO, itkTagImageIOFactory
+from itk_tag.hosts.itk_python import itkTagImageIO, itkTagImageIOFactory
 
 swig = {}
 

@@ -21,18 +21,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import _native, _simpleitk, plugins, sample
+from .. import sample
+from . import import_hook, plugins
+from . import native as _native
 
 HOOK_FILE = "itk-tag-autoload.pth"
 HOOK_MODULE = "_itk_tag_autoload"
 CHILD_TIMEOUT_SECONDS = 300
 
 # Run with `python -c PROBE HOST SAMPLE IMPORT_ITK_TAG`; prints one JSON line.
-# No itk_tag import unless asked: that is what the check is about.
+# No itk_tag import unless asked: that is what the check is about. "path" is
+# the path that served the read: the native TagImageIO, the Python-level
+# wrapper (itk_tag.hosts.dispatch marks it), or itk_tag's own format layer.
 PROBE = r"""
 import hashlib, json, sys
 host, path, import_itk_tag = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 result = {}
+wrapped = lambda function: bool(getattr(function, "__itk_tag_dispatch__", False))
 try:
     if import_itk_tag:
         import itk_tag
@@ -40,20 +45,24 @@ try:
         import SimpleITK as sitk
         v = sitk.Version
         result["itk_version"] = f"{v.ITKMajorVersion()}.{v.ITKMinorVersion()}.{v.ITKPatchVersion()}"
-        result["registered"] = "TagImageIO" in sitk.ImageFileReader().GetRegisteredImageIOs()
+        native = "TagImageIO" in sitk.ImageFileReader().GetRegisteredImageIOs()
+        result["path"] = "native" if native else ("python" if wrapped(sitk.ReadImage) else None)
         image = sitk.ReadImage(path)
         voxels = sitk.GetArrayViewFromImage(image)
         geometry = (image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection())
     elif host == "itk":
         import itk, numpy
         result["itk_version"] = itk.Version.GetITKVersion()
+        result["path"] = "python" if wrapped(itk.imread) else None
         image = itk.imread(path)
+        result["path"] = result["path"] or "native"
         voxels = itk.array_view_from_image(image)
         matrix = numpy.asarray(itk.array_from_matrix(image.GetDirection())).ravel()
         size = image.GetLargestPossibleRegion().GetSize()
         geometry = ([size[i] for i in range(3)], image.GetOrigin(), image.GetSpacing(), matrix)
     else:
         import itk_tag
+        result["path"] = "python"
         voxels, header = itk_tag.read_array(path)
         geometry = (header.size, header.origin, header.spacing, header.direction)
     result["facts"] = {
@@ -68,7 +77,7 @@ except Exception as error:
     result["error"] = f"{type(error).__name__}: {error}"
 hook = sys.modules.get("_itk_tag_autoload")
 result["hook"] = getattr(hook, "status", None) if hook else None
-importer = sys.modules.get("itk_tag._simpleitk")
+importer = sys.modules.get("itk_tag.hosts.import_hook")
 result["hook_failure"] = getattr(importer, "failure", None) if importer else None
 print(json.dumps(result), flush=True)
 """
@@ -91,6 +100,10 @@ class Host:
     itk_version: Optional[str] = None
     abi: Optional[str] = None
     """libstdc++ string ABI of its ITK library (new or old)."""
+    serves: Optional[str] = None
+    """What the served rule (:func:`~itk_tag.hosts.plugins.served_build`) says of its ITK."""
+    path: Optional[str] = None
+    """The path that read the sample: ``"native"``, ``"python"`` (itk-tag's pure-Python layer), or None."""
     reads: bool = False
     how: str = ""
     """The steps that read the sample (``import SimpleITK``, ``import itk_tag`` first, ...)."""
@@ -150,6 +163,9 @@ class Diagnosis:
             )
             verdict = f"reads the sample ({host.how})" if host.reads else "does NOT read the sample"
             lines.append(f"  {host.name:<18} {verdict}" + (f"; {about}" if about else ""))
+            if host.path or host.serves:
+                served = f"; {host.serves}" if host.serves else ""
+                lines.append(f"    path: {PATHS.get(host.path or '', 'none')}{served}")
             if host.crash:
                 lines.append(f"    crashed: {host.crash}")
             elif host.error:
@@ -159,6 +175,12 @@ class Diagnosis:
             lines += [f"problem: {problem.problem}", f"  fix: {problem.fix}"]
         lines.append("ok: every host reads .tag files" if self.ok else "NOT ok: see the problems above")
         return "\n".join(lines)
+
+
+PATHS = {
+    "native": "a native build (the C++ TagImageIO)",
+    "python": "the Python path (itk-tag's pure-Python format layer)",
+}
 
 
 def _reinstall() -> str:
@@ -180,13 +202,17 @@ def _package_folder(name: str) -> Optional[Path]:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _library_abi(folder: Optional[Path], pattern: str) -> Optional[str]:
+def _describe(host: Host, folder: Optional[Path], pattern: str) -> Host:
+    """Fills ``host``'s ABI and what the served rule says of the ITK library in ``folder``."""
     for library in sorted(folder.glob(pattern)) if folder else []:
+        verdict = plugins.served_build(library)
+        host.serves = f"native build {verdict.build} ({verdict.reason})" if verdict.build else verdict.reason
         try:
-            return plugins.describe_library(library).abi
-        except OSError as error:
-            return f"unknown ({error})"
-    return None
+            host.abi = plugins.describe_library(library).abi
+        except OSError:
+            pass  # no entry library (a pure install): the verdict says so
+        break
+    return host
 
 
 def _site_kind(folder: Path) -> Optional[str]:
@@ -198,7 +224,13 @@ def _site_kind(folder: Path) -> Optional[str]:
     return None
 
 
-def _builds(problems: list[Problem]) -> dict[str, str]:
+def _builds(problems: list[Problem], notes: list[str]) -> dict[str, str]:
+    if not _native.PLUGIN_ROOT.exists():
+        notes.append(
+            "this install has no native builds (the pure package): every Python host reads .tag through "
+            "the Python path; C++ programs and 3D Slicer cannot read .tag from it"
+        )
+        return {}
     builds = {}
     for abi in _native.ABIS:
         for namespace in _native.NAMESPACES:
@@ -208,7 +240,10 @@ def _builds(problems: list[Problem]) -> dict[str, str]:
                 found = plugins.describe_library(library)
             except (OSError, ValueError) as error:
                 builds[name] = f"missing: {error}"
-                problem = f"the plugin build {name} (libstdc++ ABI, ITK namespace) is missing: {error}"
+                problem = (
+                    f"the plugin build {name} (libstdc++ ABI, ITK namespace) is missing: {error}; Python "
+                    "hosts use the Python path, but C++ programs and 3D Slicer need the builds"
+                )
                 problems.append(Problem(problem, _reinstall()))
                 continue
             # A build's ITK is hidden: its namespace shows in no symbol, only its ABI does.
@@ -245,7 +280,7 @@ def _hook(
 
 
 def _autoload_path(notes: list[str]) -> Optional[str]:
-    value = os.environ.get(_simpleitk.AUTOLOAD_VARIABLE)
+    value = os.environ.get(import_hook.AUTOLOAD_VARIABLE)
     for entry in (value or "").split(os.pathsep):
         if entry and not Path(entry).is_dir():
             notes.append(f"ITK_AUTOLOAD_PATH names {entry}, which is not a folder")
@@ -281,6 +316,7 @@ def _finish(process: subprocess.Popen, host: Host, how: str) -> dict[str, Any]:
         return {}
     host.itk_version = answer.get("itk_version") or host.itk_version
     host.hook = answer.get("hook")
+    host.path = answer.get("path")
     wrong = sample.differences(answer["facts"]) if "facts" in answer else []
     if "facts" in answer and not wrong:
         host.reads, host.how, host.error = True, how, None
@@ -289,22 +325,29 @@ def _finish(process: subprocess.Popen, host: Host, how: str) -> dict[str, Any]:
     return answer
 
 
+def _python_path_fix() -> str:
+    return (
+        f"run with {plugins.NATIVE_VARIABLE}=0 (every host then takes the Python path, no native code of "
+        "itk-tag's), and report it with the output of `itk-tag doctor --json`"
+    )
+
+
 def _simpleitk_problem(host: Host, answer: dict[str, Any], problems: list[Problem]) -> None:
-    autoload = os.environ.get(_simpleitk.AUTOLOAD_VARIABLE)
+    autoload = os.environ.get(import_hook.AUTOLOAD_VARIABLE)
     if host.crash:
         fix = (
             f"unset ITK_AUTOLOAD_PATH (it is {autoload}; a plugin built for another ITK or libstdc++ ABI "
             "crashes SimpleITK)"
             if autoload
-            else f"{_reinstall()}; if it still crashes, report it with the output of `itk-tag doctor --json`"
+            else _python_path_fix()
         )
         problems.append(Problem(f"SimpleITK crashed: {host.crash}", fix))
         return
     hook = host.hook or "not run"
     if answer.get("hook_failure"):
-        problems.append(Problem(f"SimpleITK got no plugin: {answer['hook_failure']}", _reinstall()))
+        problems.append(Problem(f"SimpleITK got no .tag path: {answer['hook_failure']}", _reinstall()))
     elif hook.startswith("failed:"):
-        problems.append(Problem(f"SimpleITK got no plugin: the startup hook {hook}", _reinstall()))
+        problems.append(Problem(f"SimpleITK got no .tag path: the startup hook {hook}", _reinstall()))
     else:
         problems.append(
             Problem(
@@ -319,7 +362,7 @@ def diagnose() -> Diagnosis:
     problems: list[Problem] = []
     notes: list[str] = []
     # Before anything looks for SimpleITK (plugin_path does), which disarms the hook.
-    hook_status = _simpleitk.startup_hook_status()
+    hook_status = import_hook.startup_hook_status()
     package = Path(__file__).resolve().parent
     site_folder = package.parent
     kind = _site_kind(site_folder)
@@ -333,7 +376,7 @@ def diagnose() -> Diagnosis:
         itk_tag=f"{_version('itk-tag') or 'unknown version'} at {package}",
         site_folder=f"{site_folder} ({kind or 'not a site folder'})",
         plugin_folder=plugin_folder,
-        builds=_builds(problems),
+        builds=_builds(problems, notes),
         startup_hook=_hook(hook_status, site_folder, kind, problems, notes),
         itk_autoload_path=_autoload_path(notes),
         sample=str(sample.PATH),
@@ -344,11 +387,11 @@ def diagnose() -> Diagnosis:
     simpleitk_folder, itk_folder = _package_folder("SimpleITK"), _package_folder("itk")
     probes: list[tuple[Host, subprocess.Popen, str]] = []
     if simpleitk_folder is not None:
-        host = Host("SimpleITK", _version("SimpleITK"), abi=_library_abi(simpleitk_folder, "_SimpleITK*.so"))
+        host = _describe(Host("SimpleITK", _version("SimpleITK")), simpleitk_folder, "_SimpleITK*")
         probes.append((host, _start("SimpleITK", False), "import SimpleITK"))
     # The itk-tag wheel adds files to an itk folder; ITK Python itself has its __init__.py.
     if itk_folder is not None and (itk_folder / "__init__.py").is_file():
-        host = Host("itk (ITK Python)", _version("itk"), abi=_library_abi(itk_folder, "_ITKCommonPython*.so"))
+        host = _describe(Host("itk (ITK Python)", _version("itk")), itk_folder, "_ITKCommonPython*")
         probes.append((host, _start("itk", False), "import itk"))
     probes.append((Host("itk_tag.read_array", _version("itk-tag")), _start("numpy", True), "import itk_tag"))
 
@@ -364,12 +407,12 @@ def diagnose() -> Diagnosis:
             if not host.reads:
                 _simpleitk_problem(host, answer, problems)
         elif host.name.startswith("itk "):
-            problems.append(
-                Problem(
-                    f"ITK Python does not read the sample: {host.crash or host.error}",
-                    f"{_reinstall()} (after itk: itk-tag adds itk/Configuration/IOTagConfig.py to it)",
-                )
+            fix = (
+                _python_path_fix()
+                if host.crash
+                else f"{_reinstall()} (after itk: itk-tag adds itk/Configuration/IOTagConfig.py to it)"
             )
+            problems.append(Problem(f"ITK Python does not read the sample: {host.crash or host.error}", fix))
         else:
             problems.append(Problem(f"itk-tag's own reader fails: {host.crash or host.error}", _reinstall()))
     return diagnosis

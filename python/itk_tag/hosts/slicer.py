@@ -26,10 +26,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import _native, plugins
-from ._native import BUILDS_FOLDER
-from .atomic import temporary_path
-from .plan import UsageError
+from ..atomic import temporary_path
+from ..plan import UsageError
+from . import native as _native
+from . import plugins
+from .native import BUILDS_FOLDER
 
 LAUNCHER_SETTINGS = Path("bin") / "SlicerLauncherSettings.ini"
 _LIB_FOLDER = re.compile(r"Slicer-(\d+\.\d+)")

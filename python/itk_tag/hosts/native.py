@@ -16,20 +16,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
-PLUGIN_ROOT = Path(__file__).resolve().parent / "plugins"
+from ..format.errors import TagFileError
+
+# The wheel installs the plugin folder at itk_tag/plugins (python/CMakeLists.txt).
+PLUGIN_ROOT = Path(__file__).resolve().parents[1] / "plugins"
 ENTRY_FILE_NAME = "libIOTagPlugin.so"
 BUILD_FILE_NAME = "libIOTagImageIO.so"
 # A name of our own: the folder may be shared (3D Slicer's ITKFactories).
 BUILDS_FOLDER = "itk-tag-builds"
 ABIS = ("new", "old")
 NAMESPACES = ("itk", "slicer_itk")  # slicer_itk: 3D Slicer's renamed ITK
-
-
-class TagFileError(ValueError, RuntimeError):
-    """A file is not a valid sliceOmatic ``.tag`` file (the message names the
-    file and the problem). It is both a ValueError and a RuntimeError, the
-    exception type ITK Python and SimpleITK raise for reader errors.
-    """
 
 
 def _installed(path: Path) -> Path:
@@ -69,6 +65,15 @@ def load(abi: str = "new") -> ctypes.CDLL:
         ctypes.c_uint64,
         ctypes.POINTER(ctypes.c_void_p),
     ]
+    library.itk_tag_parse_header.restype = ctypes.c_int
+    library.itk_tag_parse_header.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_uint64,
+        ctypes.c_uint64,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_void_p),
+    ]
     library.itk_tag_free.restype = None
     library.itk_tag_free.argtypes = [ctypes.c_void_p]
     return library
@@ -97,6 +102,25 @@ def read_header_fields(path: str | os.PathLike[str]) -> dict[str, Any]:
     library = load()
     result, error = ctypes.c_void_p(), ctypes.c_void_p()
     if library.itk_tag_read_header(encoded, ctypes.byref(result), ctypes.byref(error)) != 0:
+        raise TagFileError(_take_string(library, error))
+    return json.loads(_take_string(library, result))
+
+
+def parse_header_fields(data: bytes, file_size: int, name: str) -> dict[str, Any]:
+    """The C++ parser's view (``TagHeader::FromFileStart``) of ``data``, the first bytes
+    of a file of ``file_size`` bytes named ``name``: the dict of read_header_fields.
+    For the conformance tests of the pure-Python parser (itk_tag.format).
+    """
+    import json
+
+    library = load()
+    result, error = ctypes.c_void_p(), ctypes.c_void_p()
+    if (
+        library.itk_tag_parse_header(
+            data, len(data), file_size, os.fsencode(name), ctypes.byref(result), ctypes.byref(error)
+        )
+        != 0
+    ):
         raise TagFileError(_take_string(library, error))
     return json.loads(_take_string(library, result))
 
