@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, from a fresh machine: installs what is needed (Debian's ITK 5.2
 # for the C++ suite, clang for the fuzzer, itk-tag itself into ./.venv), then
-# runs the C++ tests (ctest), the Python tests (pytest), ruff, a fuzz smoke
+# runs the C++ tests (ctest), the Python tests (pytest, with the Windows (wine)
+# tests: ITK_TAG_WINE=0 skips them), ruff, a fuzz smoke
 # run and the C++ suite under ASan+UBSan. The Python malformed-input table
 # under ASan is `bash scripts/sanitizers.sh --python` (about 10 more minutes).
 set -euo pipefail
@@ -18,6 +19,10 @@ itk_tag_log "C++: build against the system ITK and run ctest"
 cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/ctest
 ctest --test-dir build/ctest --output-on-failure
+
+# test_wine.py runs this too; here its cold setup (at most a few minutes) is logged on its own.
+itk_tag_log "Windows (wine): Debian's wine and a Windows CPython with pinned wheels (scripts/wine.sh, cached)"
+[ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine.sh >/dev/null
 
 itk_tag_log "Python: pytest"
 python -m pytest -q

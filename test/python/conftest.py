@@ -177,6 +177,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(folder.glob("itk_tag-*.whl"))
 
 
+@pytest.fixture(scope="session")
+def pure_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pure wheel (issue 16), built as the README says: ITK_TAG_PURE=1."""
+    folder = tmp_path_factory.mktemp("pure-wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), str(REPOSITORY)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ITK_TAG_PURE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    (built,) = folder.glob("itk_tag-*-py3-none-any.whl")
+    return built
+
+
 def install_into(site_folder: Path, wheel: Path) -> None:
     """Installs the wheel's files into ``site_folder`` and makes the test venv's packages importable."""
     pip("install", "--no-deps", "--no-index", "--target", str(site_folder), str(wheel))

@@ -71,9 +71,9 @@ def attempt(action: Any) -> dict[str, Any]:
         return {"error": type(error).__name__, "message": str(error), "traceback": traceback.format_exc()}
 
 
-def leftovers(folder: Path) -> list[str]:
-    """Temporary files an atomic write may have left behind."""
-    return sorted(p.name for p in folder.iterdir() if ".partial." in p.name or p.name.startswith("."))
+def listing(folder: Path) -> list[str]:
+    """The files in ``folder`` (a temporary file an atomic write left behind would show)."""
+    return sorted(p.name for p in folder.iterdir())
 
 
 def api(root: Path) -> dict[str, Any]:
@@ -81,7 +81,8 @@ def api(root: Path) -> dict[str, Any]:
     import SimpleITK as sitk  # noqa: N813
 
     result: dict[str, Any] = {"hook": _itk_tag_autoload.status, "platform": sys.platform}
-    tags = sorted(root.rglob("*.tag"))
+    # Sorted by the same key everywhere: Windows paths compare case-insensitively.
+    tags = sorted(root.rglob("*.tag"), key=lambda p: p.relative_to(root).as_posix())
     for tag in tags:
         name = tag.relative_to(root).as_posix()
         result[f"sitk {name}"] = attempt(lambda tag=tag: describe_sitk(sitk.ReadImage(str(tag))))
@@ -121,7 +122,7 @@ def api(root: Path) -> dict[str, Any]:
         return {"again": again, "same": again == describe_sitk(image), "file": _sha256(target)}
 
     result["round trip"] = attempt(round_trip)
-    result["round trip leftovers"] = leftovers(out)
+    result["after round trip"] = listing(out)
 
     # The same file through other spellings of its path (on Windows: backslashes, forward
     # slashes, relative to the current folder; the drive letter is in every absolute one).
@@ -142,9 +143,9 @@ def api(root: Path) -> dict[str, Any]:
     existing = out / "existing.tag"
     existing.write_bytes(b"not a tag file")
     result["over existing"] = attempt(lambda: _write_and_hash(sitk, image, existing))
-    result["over existing leftovers"] = leftovers(out)
+    result["after over existing"] = listing(out)
     result["held open"] = held_open(sitk, image, out / "held open.tag")
-    result["held open leftovers"] = leftovers(out)
+    result["after held open"] = listing(out)
 
     import itk
 
@@ -217,6 +218,7 @@ def cli(root: Path) -> dict[str, Any]:
             "space origin": [float(v) for v in header.get("space origin", [])],
             "space directions": np.nan_to_num(np.asarray(header.get("space directions", []), float)).tolist(),
         }
+    result["listing of seg"] = sorted(p.relative_to(root).as_posix() for p in (root / "seg").rglob("*"))
     metrics = root / "metrics.csv"
     result["csv"] = metrics.read_text(encoding="utf-8") if metrics.exists() else None
     return result
