@@ -31,9 +31,13 @@ class OutputWriteError(OSError):
 def temporary_path(destination: Path, extension: str) -> Path:
     """Return a hidden, unique name beside ``destination`` ending in ``.extension``.
 
-    The extension stays last because ITK picks a file's writer by it.
+    The extension stays last because ITK picks a file's writer by it. The name is ASCII
+    (other characters become ``_``): on Windows, ITK's NRRD, NIfTI and MetaImage writers
+    open the path in the ANSI code page, so a non-ASCII name came out garbled, the rename
+    found no file, and the garbled one stayed (Windows (wine), test_wine.py::test_cli).
     """
-    return destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial.{extension}")
+    name = destination.name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return destination.with_name(f".{name}.{secrets.token_hex(4)}.partial.{extension}")
 
 
 def _publish(temporary: Path, destination: Path, overwrite: bool) -> None:

@@ -157,15 +157,39 @@ def csv_rows(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-def test_cli_convert_and_measure(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
+def test_cli(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
+    """info, check, convert (seg.nrrd, nrrd, nii.gz, mha, DICOM SEG), measure, doctor."""
     linux, windows = run_both("cli", tmp_path, windows_exe, pure_wheel)
-    assert windows["convert"] == {"exit": 0} and linux["convert"] == {"exit": 0}
-    assert windows["measure"] == {"exit": 0} and linux["measure"] == {"exit": 0}
-    assert windows["listing of seg"] == linux["listing of seg"]  # the same names, and no temporary file left
-    segs = [k for k in linux if k.startswith("seg ")]
-    assert len(segs) == 2, segs
-    for key in segs:
+    for command in (
+        "info",
+        "check",
+        "convert",
+        "measure",
+        *(f"convert {f}" for f in ("nrrd", "nii.gz", "mha", "dcm")),
+    ):
+        assert windows[command]["exit"] == linux[command]["exit"] == 0, command
+    assert_close("info", linux["info"]["json"], windows["info"]["json"])
+    assert_close("check", linux["check"]["json"], windows["check"]["json"])
+    # The same names (non-ASCII ones included), and no temporary file left.
+    assert windows["listing"] == linux["listing"]
+    outputs = [k for k in linux if k.startswith(("seg ", "image ", "dicom seg "))]
+    assert len(outputs) == 2 * 5, outputs
+    for key in outputs:
         assert_close(key, linux[key], windows[key])
+    # An output another process holds open: replaced (Linux), or a clear error, the output
+    # untouched and no temporary file left (Windows).
+    assert linux["convert held"]["exit"] == 0
+    held = windows["convert held"]
+    assert held["holder"] == "open"
+    if held["exit"] != 0:
+        assert "barbell2-10.nrrd" in held["stderr"] and held["unchanged"], held
+    assert windows["listing of nrrd"] == linux["listing of nrrd"]
+    # ITK's own writers take narrow (ANSI) paths on Windows: a non-ASCII output folder fails
+    # there, with the output's name in the message and no file left behind.
+    assert linux["convert nrrd é"]["exit"] == 0
+    if windows["convert nrrd é"]["exit"] != 0:
+        assert "sortie é" in windows["convert nrrd é"]["stderr"], windows["convert nrrd é"]
+        assert windows["listing of sortie é"] in ([], None), windows["listing of sortie é"]
     linux_rows, windows_rows = csv_rows(linux["csv"]), csv_rows(windows["csv"])
     assert len(linux_rows) == len(windows_rows) > 0
     for linux_row, windows_row in zip(linux_rows, windows_rows):
@@ -178,3 +202,5 @@ def test_cli_convert_and_measure(tmp_path: Path, windows_exe: Path, pure_wheel: 
                 ), (key, value, other)
             else:
                 assert value == other, (key, value, other)
+    # doctor: every host it finds reads the sample (on Windows through the Python path).
+    assert windows["doctor"]["exit"] == 0, windows["doctor"]

@@ -18,13 +18,16 @@ Scenarios:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import runpy
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +167,11 @@ def _write_and_hash(sitk: Any, image: Any, target: Path) -> str:
     return _sha256(target)
 
 
-def held_open(sitk: Any, image: Any, target: Path) -> dict[str, Any]:
-    """Write ``target`` while a child process holds it open for reading (Python's ``open``: no
-    FILE_SHARE_DELETE on Windows), then again once it is closed.
+@contextlib.contextmanager
+def held(target: Path) -> Iterator[str]:
+    """While inside, a child process holds ``target`` open for reading (Python's ``open``: no
+    FILE_SHARE_DELETE on Windows); yields the child's "open" once it is.
     """
-    target.write_bytes(b"held by another process")
     hold = "import sys; f = open(sys.argv[1], 'rb'); print('open', flush=True); sys.stdin.read()"
     holder = subprocess.Popen(
         [sys.executable, "-c", hold, str(target)],
@@ -177,11 +180,17 @@ def held_open(sitk: Any, image: Any, target: Path) -> dict[str, Any]:
         stderr=subprocess.PIPE,
     )
     try:
-        ready = holder.stdout.readline().decode().strip() if holder.stdout else ""
-        while_held = attempt(lambda: _write_and_hash(sitk, image, target))
-        content_while_held = target.read_bytes()[:40].decode("latin-1")
+        yield holder.stdout.readline().decode().strip() if holder.stdout else ""
     finally:
         holder.communicate(timeout=120)
+
+
+def held_open(sitk: Any, image: Any, target: Path) -> dict[str, Any]:
+    """Write ``target`` while another process holds it open, then again once it is closed."""
+    target.write_bytes(b"held by another process")
+    with held(target) as ready:
+        while_held = attempt(lambda: _write_and_hash(sitk, image, target))
+        content_while_held = target.read_bytes()[:40].decode("latin-1")
     return {
         "holder": ready,
         "while held": while_held,
@@ -191,26 +200,72 @@ def held_open(sitk: Any, image: Any, target: Path) -> dict[str, Any]:
 
 
 def run_module(*argv: str) -> dict[str, Any]:
-    """``python -m itk_tag ARGV`` in this process; its exit code."""
+    """``python -m itk_tag ARGV`` in this process: its exit code, and its stdout parsed as JSON when
+    it is, with the paths in it relative to the current folder and spelled with ``/``.
+    """
     sys.argv = ["itk_tag", *argv]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 0
     try:
-        runpy.run_module("itk_tag", run_name="__main__", alter_sys=True)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            runpy.run_module("itk_tag", run_name="__main__", alter_sys=True)
     except SystemExit as exit_:
-        if exit_.code not in (None, 0):
-            return {"exit": exit_.code if isinstance(exit_.code, int) else 1, "message": str(exit_.code)}
-    return {"exit": 0}
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    result: dict[str, Any] = {"exit": code, "stderr": stderr.getvalue()}
+    if "--json" in argv:
+        text = stdout.getvalue()
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:  # info: one JSON object a line
+            parsed = [json.loads(line) for line in text.splitlines() if line.strip()]
+        result["json"] = portable(parsed, os.getcwd())
+    return result
+
+
+def portable(value: Any, root: str) -> Any:
+    """``value`` with every string naming a path under ``root`` made relative, spelled with ``/``."""
+    if isinstance(value, dict):
+        return {key: portable(item, root) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable(item, root) for item in value]
+    if isinstance(value, str):
+        return value.replace(root + os.sep, "").replace(root, ".").replace("\\", "/")
+    return value
 
 
 def cli(root: Path) -> dict[str, Any]:
     import nrrd
+    import pydicom
+    import SimpleITK as sitk  # noqa: N813
 
     os.chdir(root)
     folder = next(p for p in root.iterdir() if p.is_dir() and p.name != "out")
+    tag = next(folder.glob("B*.tag"))
     reference = ("--reference", "auto")
     result: dict[str, Any] = {
+        "info": run_module("info", "--json", *sorted(str(t.relative_to(root)) for t in folder.glob("*.tag"))),
+        "check": run_module("check", "--json", str(tag)),
         "convert": run_module("convert", folder.name, *reference, "--format", "seg.nrrd", "-o", "seg"),
         "measure": run_module("measure", folder.name, *reference, "--jobs", "1", "-o", "metrics.csv"),
     }
+    for form in ("nrrd", "nii.gz", "mha", "dcm"):
+        result[f"convert {form}"] = run_module(
+            "convert", folder.name, *reference, "--format", form, "-o", form
+        )
+    # convert --overwrite of an output another process holds open.
+    output = root / "nrrd" / "barbell2-10.nrrd"
+    before = _sha256(output)
+    with held(output) as ready:
+        tag_path = str(folder.relative_to(root) / "barbell2-10.tag")
+        result["convert held"] = {
+            "holder": ready,
+            **run_module("convert", tag_path, "-o", "nrrd", "--overwrite"),
+        }
+    result["convert held"]["unchanged"] = _sha256(output) == before
+    result["listing of nrrd"] = listing(root / "nrrd")
+    # An output folder with a non-ASCII name, written by ITK (SimpleITK's NRRD writer).
+    result["convert nrrd é"] = run_module("convert", folder.name, "--format", "nrrd", "-o", "sortie é")
+    result["listing of sortie é"] = listing(root / "sortie é") if (root / "sortie é").exists() else None
     for path in sorted((root / "seg").rglob("*.seg.nrrd")):
         data, header = nrrd.read(str(path))
         result[f"seg {path.relative_to(root).as_posix()}"] = {
@@ -218,9 +273,25 @@ def cli(root: Path) -> dict[str, Any]:
             "space origin": [float(v) for v in header.get("space origin", [])],
             "space directions": np.nan_to_num(np.asarray(header.get("space directions", []), float)).tolist(),
         }
-    result["listing of seg"] = sorted(p.relative_to(root).as_posix() for p in (root / "seg").rglob("*"))
+    for form in ("nrrd", "nii.gz", "mha"):
+        for path in sorted((root / form).rglob(f"*.{form}")):
+            result[f"image {path.relative_to(root).as_posix()}"] = attempt(
+                lambda path=path: describe_sitk(sitk.ReadImage(str(path)))
+            )
+    for path in sorted((root / "dcm").rglob("*.dcm")):
+        segmentation = pydicom.dcmread(path)
+        result[f"dicom seg {path.relative_to(root).as_posix()}"] = {
+            **describe_array(segmentation.pixel_array),
+            "segments": [s.SegmentLabel for s in segmentation.SegmentSequence],
+        }
+    result["listing"] = sorted(
+        p.relative_to(root).as_posix()
+        for form in ("seg", "nrrd", "nii.gz", "mha", "dcm")
+        for p in (root / form).rglob("*")
+    )
     metrics = root / "metrics.csv"
     result["csv"] = metrics.read_text(encoding="utf-8") if metrics.exists() else None
+    result["doctor"] = run_module("doctor", "--json")
     return result
 
 
