@@ -81,7 +81,14 @@ def atomic_output(destination: Path, extension: str, overwrite: bool = False) ->
             if isinstance(error, OSError):
                 raise OutputWriteError(f"{destination}: cannot write: {reason}") from error
             raise type(error)(reason) from error
-        _publish(temporary, destination, overwrite)
+        try:
+            _publish(temporary, destination, overwrite)
+        except OutputExistsError:
+            raise
+        except OSError as error:
+            # E.g. Windows refuses to replace a file another program holds open; the message
+            # named the temporary file (Windows (wine), test_wine.py::test_cli).
+            raise OutputWriteError(f"{destination}: cannot replace: {error.strerror or error}") from error
     finally:
         if temporary.exists():
             temporary.unlink()

@@ -224,6 +224,17 @@ def test_interrupted_write_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_temporary_names_are_ascii(tmp_path: Path) -> None:
+    # ITK's Windows writers open narrow paths: a non-ASCII temporary name came out garbled
+    # and was left behind (test_wine.py::test_cli shows it on a Windows Python).
+    destination = tmp_path / "Bäuchle 体 01.nrrd"
+    with atomic_output(destination, "nrrd") as temporary:
+        assert temporary.name.isascii() and temporary.name.endswith(".nrrd"), temporary.name
+        assert temporary.name.startswith(".B_uchle _ 01.nrrd."), temporary.name
+        SimpleITK.WriteImage(SimpleITK.Image(2, 2, SimpleITK.sitkUInt8), str(temporary))
+    assert [p.name for p in tmp_path.iterdir()] == [destination.name]
+
+
 def test_tag_written_from_a_nifti_label_image(tmp_path: Path) -> None:
     voxels = body_labels((2, 10, 12), seed=5).astype(np.int16)
     image = SimpleITK.GetImageFromArray(voxels)

@@ -239,8 +239,8 @@ def cli(root: Path) -> dict[str, Any]:
     import SimpleITK as sitk  # noqa: N813
 
     os.chdir(root)
-    folder = next(p for p in root.iterdir() if p.is_dir() and p.name != "out")
-    tag = next(folder.glob("B*.tag"))
+    folder = root / next(p.name for p in root.iterdir() if p.is_dir())
+    tag = next(t for t in folder.glob("*.tag") if t.name.startswith("B"))  # Windows' glob ignores case
     reference = ("--reference", "auto")
     result: dict[str, Any] = {
         "info": run_module("info", "--json", *sorted(str(t.relative_to(root)) for t in folder.glob("*.tag"))),
@@ -252,17 +252,6 @@ def cli(root: Path) -> dict[str, Any]:
         result[f"convert {form}"] = run_module(
             "convert", folder.name, *reference, "--format", form, "-o", form
         )
-    # convert --overwrite of an output another process holds open.
-    output = root / "nrrd" / "barbell2-10.nrrd"
-    before = _sha256(output)
-    with held(output) as ready:
-        tag_path = str(folder.relative_to(root) / "barbell2-10.tag")
-        result["convert held"] = {
-            "holder": ready,
-            **run_module("convert", tag_path, "-o", "nrrd", "--overwrite"),
-        }
-    result["convert held"]["unchanged"] = _sha256(output) == before
-    result["listing of nrrd"] = listing(root / "nrrd")
     # An output folder with a non-ASCII name, written by ITK (SimpleITK's NRRD writer).
     result["convert nrrd é"] = run_module("convert", folder.name, "--format", "nrrd", "-o", "sortie é")
     result["listing of sortie é"] = listing(root / "sortie é") if (root / "sortie é").exists() else None
@@ -273,11 +262,27 @@ def cli(root: Path) -> dict[str, Any]:
             "space origin": [float(v) for v in header.get("space origin", [])],
             "space directions": np.nan_to_num(np.asarray(header.get("space directions", []), float)).tolist(),
         }
+    # Read back through an ASCII name: SimpleITK's own readers on Windows open narrow paths too.
+    ascii_copy = root / "read back"
+    ascii_copy.mkdir()
     for form in ("nrrd", "nii.gz", "mha"):
-        for path in sorted((root / form).rglob(f"*.{form}")):
+        for number, path in enumerate(sorted((root / form).rglob(f"*.{form}"))):
+            copy = ascii_copy / f"{number}.{form}"
+            copy.write_bytes(path.read_bytes())  # not shutil.copy: it aborts Python 3.13 under wine 8
             result[f"image {path.relative_to(root).as_posix()}"] = attempt(
-                lambda path=path: describe_sitk(sitk.ReadImage(str(path)))
+                lambda copy=copy: describe_sitk(sitk.ReadImage(str(copy)))
             )
+    # convert --overwrite (the tag's own grid this time) of an output another process holds open.
+    output = root / "nrrd" / "barbell2-10.nrrd"
+    before = _sha256(output)
+    with held(output) as ready:
+        tag_path = str(folder.relative_to(root) / "barbell2-10.tag")
+        result["convert held"] = {
+            "holder": ready,
+            **run_module("convert", tag_path, "-o", "nrrd", "--overwrite"),
+        }
+    result["convert held"]["unchanged"] = _sha256(output) == before
+    result["listing of nrrd"] = listing(root / "nrrd")
     for path in sorted((root / "dcm").rglob("*.dcm")):
         segmentation = pydicom.dcmread(path)
         result[f"dicom seg {path.relative_to(root).as_posix()}"] = {
