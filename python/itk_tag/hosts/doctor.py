@@ -131,8 +131,8 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        """True when every host found reads the sample."""
-        return all(host.reads for host in self.hosts)
+        """True when every host found reads the sample and nothing is broken."""
+        return all(host.reads for host in self.hosts) and not self.problems
 
     def to_dict(self) -> dict[str, Any]:
         """The diagnosis as JSON-ready data (``ok`` included)."""
