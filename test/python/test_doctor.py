@@ -32,8 +32,9 @@ def test_healthy(fresh_venv: Install) -> None:
     assert "ITK 5.4." in hosts[0] and "libstdc++ ABI old" in hosts[0]
     assert "ITK 5.4." in hosts[1] and "libstdc++ ABI new" in hosts[1]
     paths = [line for line in lines if line.startswith("    path: ")]
-    assert paths[0].startswith("    path: a native build (the C++ TagImageIO); native build old-itk (ITK 5.4.")
-    assert paths[1].startswith("    path: a native build (the C++ TagImageIO); native build new-itk (ITK 5.4.")
+    native = "    path: a native build (the C++ TagImageIO); native build"
+    assert paths[0].startswith(f"{native} old-itk (ITK 5.4.")
+    assert paths[1].startswith(f"{native} new-itk (ITK 5.4.")
     assert paths[2] == "    path: the Python path (itk-tag's pure-Python format layer)"
     assert not [line for line in lines if line.startswith(("problem:", "note:"))]
     assert lines[-1] == "ok: every host reads .tag files"

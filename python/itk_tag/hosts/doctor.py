@@ -363,7 +363,7 @@ def diagnose() -> Diagnosis:
     notes: list[str] = []
     # Before anything looks for SimpleITK (plugin_path does), which disarms the hook.
     hook_status = import_hook.startup_hook_status()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # itk_tag, not itk_tag/hosts
     site_folder = package.parent
     kind = _site_kind(site_folder)
     try:
