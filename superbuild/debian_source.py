@@ -71,8 +71,8 @@ def archive_uri() -> str:
     """The URI of the machine's apt entry for ``bookworm main``, as apt reports it."""
     if shutil.which("apt-get") is None:
         fail("apt-get is not available")
-    query = ["apt-get", "indextargets", "--format", "$(REPO_URI)", f"Release: {SUITE}", f"Component: {COMPONENT}"]
-    found = subprocess.run(query, capture_output=True, text=True, check=False).stdout.split()
+    query = ["apt-get", "indextargets", "--format", "$(REPO_URI)", f"Release: {SUITE}"]
+    found = subprocess.run([*query, f"Component: {COMPONENT}"], capture_output=True, text=True).stdout.split()
     uris = [uri for uri in dict.fromkeys(found) if not uri.startswith("cdrom:")]
     if not uris:
         fail(f"no apt source serving '{SUITE} {COMPONENT}' (apt-get indextargets lists none)")

@@ -198,7 +198,7 @@ def check_required(root: Path, origin: str) -> None:
 def read_itk_version(root: Path) -> str:
     """Read MAJOR.MINOR.PATCH from ``CMake/itkVersion.cmake``."""
     text = (root / "CMake" / "itkVersion.cmake").read_text(encoding="utf-8")
-    parts = [re.search(rf'set\(\s*ITK_VERSION_{part}\s+"?(\d+)', text) for part in ("MAJOR", "MINOR", "PATCH")]
+    parts = [re.search(rf'set\(\s*ITK_VERSION_{p}\s+"?(\d+)', text) for p in ("MAJOR", "MINOR", "PATCH")]
     if not all(parts):
         fail(f"cannot read the ITK version from {root}/CMake/itkVersion.cmake")
     return ".".join(match.group(1) for match in parts if match)
