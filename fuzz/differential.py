@@ -131,7 +131,11 @@ def mutate(rng: random.Random, data: bytes, file_size: int, tokens: list[bytes])
                 end = colon + 1
                 while end < len(buffer) and buffer[end] not in b" ,\t\v\r\n\f*":
                     end += 1
-                buffer[colon + 1 : end] = rng.choice(_NUMBERS)
+                if rng.random() < 0.5:
+                    value = rng.choice(_NUMBERS)
+                else:  # the number grammar's own characters, at random
+                    value = bytes(rng.choice(b"0123456789+-.eE") for _ in range(rng.randint(1, 8)))
+                buffer[colon + 1 : end] = value
     size = max(file_size + len(buffer) - len(data), len(buffer))
     edge = rng.random()
     if edge < 0.05:

@@ -1,10 +1,32 @@
+/*=========================================================================
+ *
+ *  Copyright itk-tag contributors
+ *
+ *  Licensed under the Apache License, Version 2.0 (the "License");
+ *  you may not use this file except in compliance with the License.
+ *  You may obtain a copy of the License at
+ *
+ *         https://www.apache.org/licenses/LICENSE-2.0.txt
+ *
+ *  Unless required by applicable law or agreed to in writing, software
+ *  distributed under the License is distributed on an "AS IS" BASIS,
+ *  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ *  See the License for the specific language governing permissions and
+ *  limitations under the License.
+ *
+ *=========================================================================*/
 // A host program that knows nothing of itk-tag: it is linked to ITK only and
 // reads an image through whatever ImageIO the factories (ITK_AUTOLOAD_PATH)
 // offer, then prints what it read as one JSON line:
 //   {"io": ..., "component": ..., "size": [x, y, z], "origin": [...],
 //    "spacing": [...], "direction": [row-major 3x3], "fnv1a": "<64-bit hex>"}
 // fnv1a hashes the voxels as little-endian uint16, x fastest. An ITK
-// exception is printed on stderr and exits 1.
+// exception (a malformed file, or no ImageIO for it) is printed on stderr and
+// exits 1.
+//
+// One program for both suites: ctest (test/CMakeLists.txt, against the ITK the
+// plugin is built with) and the Python plugin-folder tests (test/hosts/, built
+// by test/python/hosts.py against each host ITK).
 //
 // Usage: itkTagHostProgram <image>
 #include "itkImage.h"

@@ -31,8 +31,21 @@ def test_healthy(fresh_venv: Install) -> None:
     ]
     assert "ITK 5.4." in hosts[0] and "libstdc++ ABI old" in hosts[0]
     assert "ITK 5.4." in hosts[1] and "libstdc++ ABI new" in hosts[1]
+    paths = [line for line in lines if line.startswith("    path: ")]
+    native = "    path: a native build (the C++ TagImageIO); native build"
+    assert paths[0].startswith(f"{native} old-itk (ITK 5.4.")
+    assert paths[1].startswith(f"{native} new-itk (ITK 5.4.")
+    assert paths[2] == "    path: the Python path (itk-tag's pure-Python format layer)"
     assert not [line for line in lines if line.startswith(("problem:", "note:"))]
     assert lines[-1] == "ok: every host reads .tag files"
+
+
+def test_native_off_every_host_takes_the_python_path(fresh_venv: Install) -> None:
+    code, lines = doctor(fresh_venv, env={"ITK_TAG_NATIVE": "0"})
+    assert code == 0, "\n".join(lines)
+    paths = [line for line in lines if line.startswith("    path: ")]
+    python = "    path: the Python path (itk-tag's pure-Python format layer)"
+    assert paths == [f"{python}; ITK_TAG_NATIVE=0 is set"] * 2 + [python]
 
 
 def test_healthy_json(fresh_venv: Install) -> None:
@@ -71,11 +84,16 @@ def test_broken_install_names_the_problem_and_the_fix(broken_venv: Install) -> N
             i for i, line in enumerate(lines) if line.startswith(f"problem: the plugin build {abi}-itk ")
         )
         assert lines[index + 1] == reinstall
-    problems = [line for line in lines if line.startswith("problem:")]
-    assert any(line.startswith("problem: SimpleITK got no plugin: FileNotFoundError") for line in problems)
-    assert any(line.startswith("problem: ITK Python does not read the sample") for line in problems)
-    assert any(line.startswith("problem: itk-tag's own reader fails") for line in problems)
-    assert "  SimpleITK          does NOT read the sample" in [line.split(";")[0] for line in lines]
+    # Every Python host still reads, through the Python-level path.
+    assert not [line for line in lines if line.startswith("problem:") and "build" not in line]
+    hosts = [line.split(";")[0] for line in lines if line.startswith("  ") and "the sample" in line]
+    assert hosts == [
+        "  SimpleITK          reads the sample (import SimpleITK)",
+        "  itk (ITK Python)   reads the sample (import itk)",
+        "  itk_tag.read_array reads the sample (import itk_tag)",
+    ]
+    paths = [line for line in lines if line.startswith("    path: ")]
+    assert all(line.startswith("    path: the Python path") for line in paths), paths
     assert lines[-1] == "NOT ok: see the problems above"
 
 

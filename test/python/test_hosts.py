@@ -205,8 +205,8 @@ def test_both_hosts_in_one_process(first: str, plugin: str) -> None:
 
 @pytest.mark.parametrize("hook", ["on", "off"])
 def test_simpleitk_imported_first(hook: str) -> None:
-    # With the startup hook, SimpleITK imported first has the plugin all the same;
-    # without it, `import itk_tag` warns that SimpleITK cannot read .tag (and nothing crashes).
+    # With the startup hook, SimpleITK imported first has the plugin all the same; without
+    # it, `import itk_tag` gives it the Python-level path, without a warning.
     code = f"""
 import warnings
 import SimpleITK as sitk
@@ -221,11 +221,7 @@ except RuntimeError as error:
 """
     result = run_python(code, env={"ITK_TAG_NO_AUTOLOAD": "1" if hook == "off" else "0"})
     assert result.returncode == 0, result.stderr
-    if hook == "on":
-        assert result.stdout.split("\n")[:2] == ["[]", "(512, 512, 1)"]
-    else:
-        assert "import itk_tag before SimpleITK" in result.stdout
-        assert result.stdout.strip().endswith("RuntimeError")
+    assert result.stdout.split("\n")[:2] == ["[]", "(512, 512, 1)"]
 
 
 @pytest.mark.parametrize(

@@ -58,11 +58,12 @@ MAXIMUM_HEADER_SIZE = 64 * 1024
 _READ_STEP = 4096
 _MAXIMUM_DIMENSION = 1 << 31
 _MNI_MAGIC = b"MNI Tag Point File"
-_FORM_FEED = 0x0C
 _SEPARATORS = frozenset(b" ,\t\v")
 _LINE_ENDS = frozenset(b"\n\r")
-_LOWER_KEYWORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-_KEYWORD_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_BLANKS_AND_COMMENTS = re.compile(rb"(?:[ ,\t\v\n\r]|\*[^\n\r]*)*")
+_KEYWORD = re.compile(rb"[A-Za-z0-9_]*")
+_LOWER_KEYWORD = re.compile(rb"[a-z0-9_]+")
+_VALUE = re.compile(rb"[\x21-\x7e]+")
 # What libstdc++'s num_get collects for a double in the classic locale (sign, digits
 # with one '.', an exponent only after a digit); strtod must then take all of it.
 _NUMBER = re.compile(r"[+-]?(?=\.?[0-9])[0-9]*(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
@@ -122,19 +123,8 @@ def _sniff(data: bytes) -> bool | None:
     or a keyword have been seen (more bytes decide).
     """
     length = len(data)
-    i = 0
-    while i < length:
-        c = data[i]
-        if c in _SEPARATORS or c in _LINE_ENDS:
-            i += 1
-        elif c == 0x2A:  # '*'
-            while i < length and data[i] not in _LINE_ENDS:
-                i += 1
-        else:
-            break
-    end = i
-    while end < length and data[end] in _KEYWORD_CHARS:
-        end += 1
+    i = _BLANKS_AND_COMMENTS.match(data).end()
+    end = _KEYWORD.match(data, i).end()
     if i == length or end == length:
         return None
     if end == i or data[end] != 0x3A:  # ':'
@@ -145,8 +135,10 @@ def _sniff(data: bytes) -> bool | None:
     return 0x20 < first < 0x7F and first not in b",*"
 
 
-def _quoted(text: str) -> str:
+def _quoted(text: str | bytes) -> str:
     """C++ ``Quoted``: at most 40 characters, non-text shown as '?'."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
     shown = text[:40] + "..." if len(text) > 40 else text
     return '"' + "".join(c if " " < c < "\x7f" else "?" for c in shown) + '"'
 
@@ -176,21 +168,22 @@ def _tokenize(text: bytes, path: str) -> dict[str, str]:
             continue
         match = _TOKEN_END.search(text, i)
         end = match.start() if match else len(text)
-        token = text[i:end].decode("latin-1")
-        colon = token.find(":")
+        token = text[i:end]
+        colon = token.find(b":")
         if colon <= 0:
             raise tag_error(path, f"unexpected text {_quoted(token)} in the header (expected keyword:value)")
-        keyword = "".join(chr(ord(k) + 32) if "A" <= k <= "Z" else k for k in token[:colon])
-        value = token[colon + 1 :]
-        if not all(k in _LOWER_KEYWORD_CHARS for k in keyword):
+        # bytes.lower() changes A-Z only, as C++ ToLower.
+        keyword, value = token[:colon].lower(), token[colon + 1 :]
+        name = keyword.decode("latin-1")
+        if _LOWER_KEYWORD.fullmatch(keyword) is None:
             raise tag_error(path, f"invalid keyword {_quoted(keyword)} in the header")
         if not value:
-            raise tag_error(path, f'keyword "{keyword}" has no value')
-        if not all(" " < v < "\x7f" for v in value):
-            raise tag_error(path, f'the value of "{keyword}" holds a non-text byte')
-        if keyword in keywords:
-            raise tag_error(path, f'keyword "{keyword}" appears more than once')
-        keywords[keyword] = value
+            raise tag_error(path, f'keyword "{name}" has no value')
+        if _VALUE.fullmatch(value) is None:
+            raise tag_error(path, f'the value of "{name}" holds a non-text byte')
+        if name in keywords:
+            raise tag_error(path, f'keyword "{name}" appears more than once')
+        keywords[name] = value.decode("ascii")
         i = end
     return keywords
 

@@ -131,8 +131,8 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        """True when every host found reads the sample."""
-        return all(host.reads for host in self.hosts)
+        """True when every host found reads the sample and nothing is broken."""
+        return all(host.reads for host in self.hosts) and not self.problems
 
     def to_dict(self) -> dict[str, Any]:
         """The diagnosis as JSON-ready data (``ok`` included)."""
@@ -363,7 +363,7 @@ def diagnose() -> Diagnosis:
     notes: list[str] = []
     # Before anything looks for SimpleITK (plugin_path does), which disarms the hook.
     hook_status = import_hook.startup_hook_status()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # itk_tag, not itk_tag/hosts
     site_folder = package.parent
     kind = _site_kind(site_folder)
     try:

@@ -1,8 +1,13 @@
-"""ctypes bindings to the C interface of the itk-tag plugin library.
+"""ctypes bindings to the C interface of the native builds and their entry library.
 
-The header parser and the voxel reader live once, in C++ (``itk::TagHeader``
-and ``itk::TagImageIO``); this module only calls them. The libraries are the
-builds of the plugin folder (one per libstdc++ ABI and ITK namespace, see
+At run time Python uses them for three things only: the entry library's
+description of a host's ITK library and its served rule (:mod:`.plugins`), and
+the factory handed to ITK Python (:mod:`.itk_python`). ``itk_tag.read_header``
+and ``read_array`` are pure Python (:mod:`itk_tag.format`); the C++ header
+parser and voxel reader are called here by the conformance tests, the
+differential fuzz run (fuzz/differential.py) and the benchmarks, which hold
+the two implementations to each other. The libraries are the builds of the
+plugin folder (one per libstdc++ ABI and ITK namespace, see
 python/CMakeLists.txt); any of them serves here.
 """
 
