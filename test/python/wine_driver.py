@@ -13,7 +13,9 @@ Scenarios:
   ``itk_tag.read_header`` / ``read_array`` / ``read``, ``itk.imread``, a ``sitk.WriteImage``
   round trip to .tag, the same file through other spellings of its path, and writes over an
   existing output and over one another process holds open.
-* ``cli``: ``python -m itk_tag convert --reference auto --format seg.nrrd`` and ``measure``.
+* ``cli``: ``python -m itk_tag`` ``info``, ``check``, ``convert --reference auto`` to seg.nrrd,
+  nrrd, nii.gz, mha and DICOM SEG, ``measure --jobs 1``, ``convert --overwrite`` of an output
+  another process holds open, ``convert`` into a non-ASCII folder, and ``doctor``.
 """
 
 from __future__ import annotations
