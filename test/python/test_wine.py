@@ -205,5 +205,6 @@ def test_cli(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
                 assert value == other, (key, value, other)
     # doctor: every host it finds reads the sample (on Windows through the Python path).
     assert windows["doctor"]["exit"] == 0, windows["doctor"]
+    assert windows["doctor"]["json"]["problems"] == [], windows["doctor"]["json"]["problems"]
     hosts = windows["doctor"]["json"]["hosts"]
     assert len(hosts) == 3 and all(host["reads"] and host["path"] == "python" for host in hosts), hosts
