@@ -12,6 +12,7 @@ from .format import TagHeader, read_header
 from .formats import format_of
 from .geometry import Grid, Tolerance, grid_of
 from .image_buffer import read_voxels
+from .itk_paths import itk_path
 from .keywords import carried_keywords
 from .reference import GeometryCheck, ReferenceSpec, aligned, compare, resolve_reference
 from .segnrrd import read_segmentation
@@ -71,9 +72,10 @@ def load_label_image(path: Path) -> Mask:
     import SimpleITK
 
     try:
-        image = SimpleITK.ReadImage(str(path))
+        spelled = itk_path(path)
+        image = SimpleITK.ReadImage(spelled)
     except RuntimeError as error:
-        raise ValueError(f"{path}: {itk_reason(error)}") from error
+        raise ValueError(f"{path}: {itk_reason(error).replace(spelled, str(path))}") from error
     if image.GetNumberOfComponentsPerPixel() != 1:
         components = image.GetNumberOfComponentsPerPixel()
         raise ValueError(f"{path}: {components} components per voxel, not a label map")

@@ -7,6 +7,7 @@ from pathlib import Path
 from .dicom import itk_reason
 from .dicomseg import DEFAULT_SEG_OPTIONS, SegOptions, write_dicom_seg
 from .image import to_image
+from .itk_paths import itk_path
 from .keywords import carried_keywords
 from .labels import LabelTable
 from .segnrrd import write_segmentation
@@ -34,7 +35,9 @@ def write_mask(
     import SimpleITK
 
     image = to_image(mask.voxels, mask.grid, keywords)
+    spelled = itk_path(path)
     try:
-        SimpleITK.WriteImage(image, str(path), useCompression=output_format != "tag")
+        SimpleITK.WriteImage(image, spelled, useCompression=output_format != "tag")
     except RuntimeError as error:
-        raise ValueError(f"cannot write {output_format}: {itk_reason(error)}") from error
+        reason = itk_reason(error).replace(spelled, str(path))
+        raise ValueError(f"cannot write {output_format}: {reason}") from error

@@ -257,6 +257,10 @@ def cli(root: Path) -> dict[str, Any]:
     # An output folder with a non-ASCII name, written by ITK (SimpleITK's NRRD writer).
     result["convert nrrd é"] = run_module("convert", folder.name, "--format", "nrrd", "-o", "sortie é")
     result["listing of sortie é"] = listing(root / "sortie é") if (root / "sortie é").exists() else None
+    # ... and back: those label images (read by ITK) to .tag, into another non-ASCII folder.
+    result["convert to tag é"] = run_module("convert", "sortie é", "--format", "tag", "-o", "tags é")
+    tags = root / "tags é"
+    result["tags é"] = {p.name: _sha256(p) for p in sorted(tags.iterdir())} if tags.exists() else None
     for path in sorted((root / "seg").rglob("*.seg.nrrd")):
         data, header = nrrd.read(str(path))
         result[f"seg {path.relative_to(root).as_posix()}"] = {
