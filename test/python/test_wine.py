@@ -214,3 +214,7 @@ def test_cli(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
     assert windows["doctor"]["json"]["problems"] == [], windows["doctor"]["json"]["problems"]
     hosts = windows["doctor"]["json"]["hosts"]
     assert len(hosts) == 3 and all(host["reads"] and host["path"] == "python" for host in hosts), hosts
+    # Its fix lines must be ones that work: no reinstall advice for a pure install.
+    notes = windows["doctor"]["json"]["notes"]
+    assert any("no native builds (the pure package)" in note for note in notes), notes
+    assert not any("reinstall" in note for note in notes), notes

@@ -370,7 +370,8 @@ def diagnose() -> Diagnosis:
         plugin_folder: Optional[str] = str(plugins.plugin_path())
     except (OSError, ValueError) as error:
         plugin_folder = None
-        notes.append(f"no plugin folder for ITK_AUTOLOAD_PATH: {error}")
+        if _native.PLUGIN_ROOT.exists():  # else a pure install, which _builds notes
+            notes.append(f"no plugin folder for ITK_AUTOLOAD_PATH: {error}")
     diagnosis = Diagnosis(
         python=f"{sys.version.split()[0]} {sys.executable}",
         itk_tag=f"{_version('itk-tag') or 'unknown version'} at {package}",
