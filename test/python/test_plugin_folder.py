@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import DATA, REAL_TAGS, run_python
 from hosts import HOSTS, Host, host_program
-from itk_tag import plugins
+from itk_tag.hosts import plugins
 from test_hosts import SITK_FACTS, check_facts, expected_facts
 
 FOLDER = itk_tag.plugin_path()
