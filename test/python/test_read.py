@@ -12,8 +12,8 @@ import pytest
 import SimpleITK
 from conftest import DATA, REAL_TAGS, raw_voxels, run_python
 from itk_tag import sample
+from itk_tag.batch.reference import flip_slices
 from itk_tag.image_buffer import image_of, read_voxels, writable_voxels
-from itk_tag.reference import flip_slices
 
 
 def check_image(image: SimpleITK.Image, path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .header import read_array
+from ..header import read_array
 from .labels import LabelsSpec, load_labels
 
 
