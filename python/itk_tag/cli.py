@@ -475,17 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_on_signal(signal_number: int, _frame: object) -> None:
-    # Unwinding (not dying) removes the temporary file of an output being written.
-    raise SystemExit(128 + signal_number)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``itk-tag`` with ``argv`` (default: the process arguments); returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        # Unwinding (not dying) removes the temporary file of an output being written.
+        runner.handle_signals()
     try:
         return args.run(args)
     except (UsageError, LabelsError) as error:
@@ -494,6 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"itk-tag: {error}", file=sys.stderr)
         return EXIT_FAILED
     except RunInterrupted as interrupted:
+        for number in runner.SIGNALS:
+            # Ignored to the end: Python's finalization would let a later signal kill the process.
+            signal.signal(number, signal.SIG_IGN)
         # The last line counts what was done; the status says the run was stopped (128 + signal).
         if interrupted.report is not None:
             print(interrupted.report.summary(), flush=True)  # type: ignore[attr-defined]

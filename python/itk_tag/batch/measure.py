@@ -63,12 +63,10 @@ class Measurements(Report):
     kept: int = 0
     """Files whose rows a resumed run kept from the table it was given."""
 
-    def summary(self) -> str:
-        """``N measured, N failed``, and how many files had no reference (areas only), or were kept."""
+    def details(self) -> str:
+        """How many files had no reference (areas only), and how many were kept from an earlier run."""
         bare = len({row["file"] for row in self.rows if row["status"] == "measured" and not row["reference"]})
-        text = super().summary()
-        if bare:
-            text += f" ({bare} without a reference image: areas only, no HU)"
+        text = f" ({bare} without a reference image: areas only, no HU)" if bare else ""
         return f"{text}; {self.kept} kept from the earlier run" if self.kept else text
 
     def to_dataframe(self) -> pandas.DataFrame:

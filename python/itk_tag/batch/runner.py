@@ -142,16 +142,18 @@ class Report:
     def summary(self) -> str:
         """``N written, N skipped (output exists), N failed`` (``measured`` for :func:`itk_tag.measure`).
 
-        After an interrupt: ``, N not done (interrupted)``.
+        After an interrupt: ``, N not done (interrupted)``, last.
         """
         counts = Counter(outcome.status for outcome in self.outcomes)
-        skipped = (
-            f", {counts['skipped']} skipped (output exists; --overwrite replaces)"
-            if counts["skipped"]
-            else ""
-        )
-        text = f"{counts[self.done]} {self.done}{skipped}, {counts['failed']} failed"
+        skipped = ""
+        if counts["skipped"]:
+            skipped = f", {counts['skipped']} skipped (output exists; --overwrite replaces)"
+        text = f"{counts[self.done]} {self.done}{skipped}, {counts['failed']} failed{self.details()}"
         return f"{text}, {self.not_done} not done (interrupted)" if self.interrupted else text
+
+    def details(self) -> str:
+        """What a kind of run adds to its summary's counts (nothing here)."""
+        return ""
 
 
 class _JobInterrupted(BaseException):
@@ -159,16 +161,19 @@ class _JobInterrupted(BaseException):
 
 
 class _Stop:
-    """The interrupt state of a process: the first signal, and whether a job is running to be ended."""
+    """The interrupt state of a process: the first signal, and whether a run or a job is under way."""
 
     def __init__(self) -> None:
         self.signal = 0
+        self.running = False
         self.in_job = False
 
     def handle(self, number: int, _frame: Optional[FrameType]) -> None:
         if self.signal:
             return  # later signals: the shutdown under way must not be broken
         self.signal = number
+        if not self.running:
+            raise RunInterrupted(number)  # before or after a run: stop where the process is
         if self.in_job:
             self.in_job = False  # raise once: the job's cleanup must not be interrupted in turn
             raise _JobInterrupted
@@ -191,19 +196,33 @@ class _Stop:
 _STOP = _Stop()
 
 
+def handle_signals() -> None:
+    """Handle SIGINT and SIGTERM the runner's way for the life of this process (the command line's choice).
+
+    The first one raises RunInterrupted where the process is, or, during a
+    run, stops it as :func:`run` says; later ones are ignored, so that the
+    run's shutdown and its last line are not broken. Main thread only.
+    """
+    for number in SIGNALS:
+        signal.signal(number, _STOP.handle)
+
+
 @contextmanager
 def _handling_signals() -> Iterator[None]:
     """Route SIGINT and SIGTERM to this process' :class:`_Stop` while a run lasts (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set there; the caller's own handling stays
         return
-    _STOP.signal = 0
-    previous = {number: signal.signal(number, _STOP.handle) for number in SIGNALS}
+    previous = {number: signal.getsignal(number) for number in SIGNALS}
+    handle_signals()
+    _STOP.signal, _STOP.running = 0, True
     try:
         yield
     finally:
+        _STOP.running = False
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            if handler != _STOP.handle:  # the command line's stay for good
+                signal.signal(number, handler)
 
 
 @contextmanager
@@ -221,8 +240,8 @@ def _signals_blocked() -> Iterator[None]:
 
 
 def _start_worker() -> None:
-    for number in SIGNALS:
-        signal.signal(number, _STOP.handle)
+    _STOP.running = True  # a worker's life is the run's
+    handle_signals()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
