@@ -47,7 +47,7 @@ LABEL_IMAGE_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "mhd")
 # (name.dcm.tag lies beside name.dcm).
 OUTPUT_SUFFIXES = {"dcm": "seg.dcm"}
 
-COMPRESSION_LEVEL = 1
+COMPRESSION_LEVEL = 3
 """zlib level of compressed outputs (.seg.nrrd, .nrrd, .mha, .nii.gz), measured: bench/RESULTS.md."""
 
 RECORD_KEY = "itk_tag_options"
