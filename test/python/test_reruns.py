@@ -10,6 +10,7 @@ import itk_tag
 import numpy as np
 import pytest
 from conftest import DATA, REAL_TAGS
+from itk_tag.errors import OutputOutdatedError
 from tag_samples import body_labels, run_cli, write_tag
 
 
@@ -52,7 +53,7 @@ def test_a_rerun_with_other_options_is_reported_not_skipped(tree: Path, tmp_path
 def test_seg_nrrd_records_its_options(tmp_path: Path) -> None:
     out = tmp_path / "x.seg.nrrd"
     itk_tag.convert_file(DATA / "barbell2-10.tag", out, reference="auto", labels="alberta")
-    with pytest.raises(itk_tag.batch.convert.OutputOutdatedError, match="reference auto -> none"):
+    with pytest.raises(OutputOutdatedError, match="reference auto -> none"):
         itk_tag.convert_file(DATA / "barbell2-10.tag", out, labels="alberta")
     with pytest.raises(FileExistsError):
         itk_tag.convert_file(DATA / "barbell2-10.tag", out, reference="auto", labels="alberta")

@@ -210,12 +210,13 @@ def handle_signals() -> None:
 @contextmanager
 def _handling_signals() -> Iterator[None]:
     """Route SIGINT and SIGTERM to this process' :class:`_Stop` while a run lasts (main thread only)."""
+    _STOP.signal = 0
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set there; the caller's own handling stays
         return
     previous = {number: signal.getsignal(number) for number in SIGNALS}
     handle_signals()
-    _STOP.signal, _STOP.running = 0, True
+    _STOP.running = True
     try:
         yield
     finally:
