@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .labels import LabelTable
+from .writers import label_values
 
 if TYPE_CHECKING:
     import pydicom
@@ -134,7 +135,7 @@ def write_dicom_seg(path: str | os.PathLike[str], mask: Mask, options: ConvertOp
         )
     sources = mask.reference.datasets()
     labels = options.label_table
-    values = [int(v) for v in np.unique(mask.voxels) if v != 0]
+    values = label_values(mask.voxels)
     if not values:
         raise ValueError("the mask holds no label (every voxel is 0): a DICOM SEG needs a segment")
     if options.seg_type == "binary":
