@@ -20,8 +20,9 @@ from typing import Any
 from .batch import runner
 from .batch.convert import convert
 from .batch.describe import format_info, info
+from .batch.labels import load_labels
 from .batch.measure import measure
-from .batch.options import SEG_SERIES_DESCRIPTION, SEG_TYPES, BatchOptions, ConvertOptions, MeasureOptions
+from .batch.options import SEG_SERIES_DESCRIPTION, SEG_TYPES, ConvertOptions, MeasureOptions
 from .batch.reference import Tolerance, check
 from .batch.runner import Outcome
 from .batch.writers import format_of, normalize_format
@@ -209,7 +210,7 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    labels = BatchOptions(labels=args.labels).label_table
+    labels = load_labels(args.labels)
     found = runner.input_files(args.files, lambda path: format_of(path, ("tag",)) is not None)
     for file, _ in found:
         path = str(file)
@@ -345,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
         "direction, header size in bytes, and every label value (0 excepted) with its voxel count, "
         "area (mm², voxels x inc_x x inc_y) and volume (mm³, area x epais).",
     )
-    described.add_argument("files", nargs="+", metavar="FILE", help="a .tag file")
+    described.add_argument(
+        "files", nargs="+", metavar="FILE", help="a .tag file, or a folder to search recursively"
+    )
     described.add_argument(
         "--json", action="store_true", help="print one JSON object per file, one per line (JSON Lines)"
     )

@@ -445,9 +445,9 @@ def compare(
 ) -> GeometryCheck:
     """Compare the grid of a tag header with that of its reference image."""
     comparisons, reversed_slices, notes = _comparisons(header, reference, tolerance)
-    gross_tolerances = {"mm": GROSS.origin, "": GROSS.spacing}
+    # Positions are in mm; spacing (relative) and direction components share GROSS's 0.01.
     gross = any(
-        c.deviation > max(c.tolerance, gross_tolerances.get(c.unit, GROSS.direction))
+        c.deviation > max(c.tolerance, GROSS.origin if c.unit == "mm" else GROSS.spacing)
         for c in comparisons
         if c.name != "size"
     )
