@@ -75,12 +75,19 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the contenders whose name holds TEXT (and the loops)"
+    )
     args = parser.parse_args()
     (BENCH / "out").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BENCH / "out") as folder:
         cohort, out = Path(folder) / "cohort", Path(folder) / "out"
         write_cohort(cohort, args.pairs)
-        table = contenders(cohort, out)
+        table = {
+            name: entry
+            for name, entry in contenders(cohort, out).items()
+            if args.only is None or args.only in name or name.startswith("SimpleITK")
+        }
         for command in table.values():  # warm-up: page cache, lazy imports
             timed(command[1], out)
         times: dict[str, list[float]] = {name: [] for name in table}
@@ -104,14 +111,10 @@ def main() -> None:
             else "1"
         )
         lines.append(f"| {name} | {per_file:.1f} | {ratio} |")
-    for fmt in ("seg.nrrd", "nrrd"):
-        two = statistics.median(
-            a / b
-            for a, b in zip(times[f"convert --format {fmt} -j 1"], times[f"convert --format {fmt} -j 2"])
-        )
-        lines.append(f"\n-j 2 speed-up, convert --format {fmt}: {two:.2f}x")
-    two = statistics.median(a / b for a, b in zip(times["measure -j 1"], times["measure -j 2"]))
-    lines.append(f"-j 2 speed-up, measure: {two:.2f}x")
+    lines.append("")
+    for one in (name for name in table if name.endswith(" -j 1") and name[:-1] + "2" in table):
+        two = statistics.median(a / b for a, b in zip(times[one], times[one[:-1] + "2"]))
+        lines.append(f"-j 2 speed-up, {one[:-5]}: {two:.2f}x")
     text = "\n".join(lines)
     print(text)
     if args.markdown:
