@@ -15,6 +15,13 @@ ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev plastimatc
 export PATH="$ITK_TAG_VENV/bin:$PATH"
 cd "$ITK_TAG_ROOT"
 
+# pyradiomics, a real client of converted masks (test_pyradiomics.py, docs/cli.md). Not in the
+# [test] extra: its 3.0.1 sdist builds only with versioneer and wheel installed first and without build
+# isolation (pip cannot say that in an extra).
+itk_tag_log "pyradiomics 3.0.1 for the recipe's test"
+python -m pip install -q versioneer wheel
+python -m pip install -q --no-build-isolation "pyradiomics==3.0.1"
+
 itk_tag_log "C++: build against the system ITK and run ctest"
 cmake -S . -B build/ctest -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/ctest

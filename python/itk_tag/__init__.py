@@ -21,41 +21,39 @@ from .hosts.import_hook import ItkTagWarning
 from .hosts.native import TagFileError
 
 if TYPE_CHECKING:
-    from .conversion import Report, convert, convert_file
-    from .description import info
-    from .dicom import ReferenceImageError
+    from .batch.convert import convert, convert_file, read
+    from .batch.describe import info
+    from .batch.labels import LabelTable, load_labels
+    from .batch.measure import Measurements, measure, measure_file
+    from .batch.reference import GeometryCheck, Tolerance, check
+    from .batch.runner import Report
+    from .errors import GeometryMismatchError, ReferenceImageError, UsageError
     from .format import TagHeader, read_array, read_header
-    from .geometry import Tolerance
     from .hosts.plugins import plugin_path
-    from .image import read
-    from .labels import LabelTable, load_labels
-    from .metrics import Measurements, measure, measure_file
-    from .plan import UsageError
-    from .reference import GeometryCheck, GeometryMismatchError, check
 
 # The rest is imported on first use: `import itk_tag` runs before every
 # `import SimpleITK` and inside ITK Python's factory loading (itk.IOTagPython),
 # and these modules pull in numpy, multiprocessing, concurrent.futures, csv,
 # ... (~150 ms on top of SimpleITK's own import).
 _LAZY = {
-    "GeometryCheck": "reference",
-    "GeometryMismatchError": "reference",
-    "LabelTable": "labels",
-    "Measurements": "metrics",
-    "ReferenceImageError": "dicom",
-    "Report": "conversion",
+    "GeometryCheck": "batch.reference",
+    "GeometryMismatchError": "errors",
+    "LabelTable": "batch.labels",
+    "Measurements": "batch.measure",
+    "ReferenceImageError": "errors",
+    "Report": "batch.runner",
     "TagHeader": "format",
-    "Tolerance": "geometry",
-    "UsageError": "plan",
-    "check": "reference",
-    "convert": "conversion",
-    "convert_file": "conversion",
-    "info": "description",
-    "load_labels": "labels",
-    "measure": "metrics",
-    "measure_file": "metrics",
+    "Tolerance": "batch.reference",
+    "UsageError": "errors",
+    "check": "batch.reference",
+    "convert": "batch.convert",
+    "convert_file": "batch.convert",
+    "info": "batch.describe",
+    "load_labels": "batch.labels",
+    "measure": "batch.measure",
+    "measure_file": "batch.measure",
     "plugin_path": "hosts.plugins",
-    "read": "image",
+    "read": "batch.convert",
     "read_array": "format",
     "read_header": "format",
 }

@@ -17,13 +17,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import batch
-from .conversion import Outcome, convert, reason_of
-from .description import format_info, info
-from .dicom import ReferenceImageError
-from .dicomseg import SEG_TYPES, SegOptions
-from .formats import normalize_format
-from .geometry import Tolerance
+from .batch import runner
+from .batch.convert import convert
+from .batch.describe import format_info, info
+from .batch.labels import load_labels
+from .batch.measure import measure
+from .batch.options import SEG_SERIES_DESCRIPTION, SEG_TYPES, ConvertOptions, MeasureOptions
+from .batch.reference import Tolerance, check
+from .batch.runner import Outcome
+from .batch.writers import format_of, normalize_format
+from .errors import LabelsError, ReferenceImageError, RunInterrupted, UsageError, reason_of
 from .hosts.plugins import plugin_path
 from .hosts.slicer import (
     SlicerInstall,
@@ -34,10 +37,6 @@ from .hosts.slicer import (
     uninstall,
     unsupported_reason,
 )
-from .labels import LabelsError, load_labels
-from .metrics import measure
-from .plan import UsageError
-from .reference import check
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -195,7 +194,7 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
     installed.add_argument(
         "--force", action="store_true", help="install even when the plugin cannot serve that Slicer"
     )
-    installed.set_defaults(run=_slicer_install)
+    installed.set_defaults(run=_slicer_install, command_parser=installed)
     removed = actions.add_parser(
         "uninstall",
         parents=[home],
@@ -203,7 +202,7 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
         description="Remove what itk-tag slicer install put into Slicer's ITKFactories folder "
         "(libIOTagPlugin.so, itk-tag-builds/); other files there are never touched.",
     )
-    removed.set_defaults(run=_slicer_uninstall)
+    removed.set_defaults(run=_slicer_uninstall, command_parser=removed)
     checked = actions.add_parser(
         "status",
         parents=[home],
@@ -214,13 +213,15 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
         "itk-tag's plugin is installed and serves it, 1 otherwise, 2 not a Slicer installation.",
     )
     checked.add_argument("--json", action="store_true", help="print the status as one JSON object")
-    checked.set_defaults(run=_slicer_status)
+    checked.set_defaults(run=_slicer_status, command_parser=checked)
 
 
 def _info(args: argparse.Namespace) -> int:
     status = EXIT_OK
     labels = load_labels(args.labels)
-    for path in args.files:
+    found = runner.input_files(args.files, lambda path: format_of(path, ("tag",)) is not None)
+    for file, _ in found:
+        path = str(file)
         try:
             description = info(path, labels)
         except (OSError, ValueError) as error:
@@ -248,21 +249,21 @@ def _show(verbose: bool) -> Callable[[Outcome], None]:
 
     def show(outcome: Outcome) -> None:
         if outcome.status == "failed":
-            batch.note(f"error: {outcome.message()}")
+            runner.note(f"error: {outcome.message()}")
         elif outcome.reason and outcome.status != "skipped":
-            batch.note(f"note: {outcome.message()}")
+            runner.note(f"note: {outcome.message()}")
         elif verbose:
             target = f" -> {outcome.destination}" if outcome.destination != Path() else ""
-            batch.note(f"{outcome.status}: {outcome.source}{target}")
+            runner.note(f"{outcome.status}: {outcome.source}{target}")
         if verbose and outcome.status != "failed":
             for note in outcome.notes:
-                batch.note(f"  note: {note}")
+                runner.note(f"  note: {note}")
 
     return show
 
 
-def _batch_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments convert and measure take from the options they share."""
+def _batch_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options convert and measure share, as keyword arguments of their options objects."""
     return {
         "reference": args.reference,
         "labels": args.labels,
@@ -271,26 +272,25 @@ def _batch_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "overwrite": args.overwrite,
         "jobs": args.jobs,
         "progress": args.progress,
-        "on_outcome": _show(args.verbose),
     }
 
 
 def _convert(args: argparse.Namespace) -> int:
-    report = convert(
-        args.inputs,
-        args.output,
+    options = ConvertOptions(
         format=args.format,
         seg_type=args.seg_type,
         seg_series_description=args.seg_series_description,
-        **_batch_arguments(args),
+        **_batch_options(args),
     )
+    report = convert(args.inputs, args.output, options=options, on_outcome=_show(args.verbose))
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _measure(args: argparse.Namespace) -> int:
+    options = MeasureOptions(**_batch_options(args))
     try:
-        measurements = measure(args.inputs, args.output, **_batch_arguments(args))
+        measurements = measure(args.inputs, args.output, options=options, on_outcome=_show(args.verbose))
     except FileExistsError as error:
         print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
         return EXIT_FAILED
@@ -298,7 +298,7 @@ def _measure(args: argparse.Namespace) -> int:
     return EXIT_OK if measurements.ok else EXIT_FAILED
 
 
-def _batch_options() -> argparse.ArgumentParser:
+def _batch_arguments() -> argparse.ArgumentParser:
     """The options convert and measure share: labels, --force, --overwrite, jobs, progress, verbosity."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
@@ -354,14 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
         "direction, header size in bytes, and every label value (0 excepted) with its voxel count, "
         "area (mm², voxels x inc_x x inc_y) and volume (mm³, area x epais).",
     )
-    described.add_argument("files", nargs="+", metavar="FILE", help="a .tag file")
+    described.add_argument(
+        "files", nargs="+", metavar="FILE", help="a .tag file, or a folder to search recursively"
+    )
     described.add_argument(
         "--json", action="store_true", help="print one JSON object per file, one per line (JSON Lines)"
     )
     described.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
-    described.set_defaults(run=_info)
+    described.set_defaults(run=_info, command_parser=described)
 
-    batch_options = _batch_options()
+    batch_options = _batch_arguments()
     converted = commands.add_parser(
         "convert",
         parents=[batch_options, tolerances],
@@ -409,11 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     converted.add_argument(
         "--seg-series-description",
-        default=SegOptions.series_description,
+        default=SEG_SERIES_DESCRIPTION,
         metavar="TEXT",
-        help=f"Series Description of the DICOM SEG (default {SegOptions.series_description!r})",
+        help=f"Series Description of the DICOM SEG (default {SEG_SERIES_DESCRIPTION!r})",
     )
-    converted.set_defaults(run=_convert)
+    converted.set_defaults(run=_convert, command_parser=converted)
 
     measured = commands.add_parser(
         "measure",
@@ -440,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
         "folder or image for every tag; a reference whose grid differs is reported and the file skipped. "
         "'none' (default): areas only, from the tag's own spacing",
     )
-    measured.set_defaults(run=_measure)
+    measured.set_defaults(run=_measure, command_parser=measured)
 
     checked = commands.add_parser(
         "check",
@@ -459,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: found beside the tag, as with --reference auto)",
     )
     checked.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
-    checked.set_defaults(run=_check)
+    checked.set_defaults(run=_check, command_parser=checked)
 
     plugin = commands.add_parser(
         "plugin-path",
@@ -467,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the folder holding the itk-tag ITK plugin, for ITK programs that load "
         "ITK_AUTOLOAD_PATH (C++ tools, SimpleITK, plastimatch); one folder serves them all.",
     )
-    plugin.set_defaults(run=_plugin_path)
+    plugin.set_defaults(run=_plugin_path, command_parser=plugin)
 
     doctor = commands.add_parser(
         "doctor",
@@ -479,14 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when every host found reads the sample, 1 otherwise.",
     )
     doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(run=_doctor, command_parser=doctor)
     _slicer_commands(commands)
     return parser
-
-
-def _exit_on_signal(signal_number: int, _frame: object) -> None:
-    # Unwinding (not dying) removes the temporary file of an output being written.
-    raise SystemExit(128 + signal_number)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -494,14 +491,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        # Unwinding (not dying) removes the temporary file of an output being written.
+        runner.handle_signals()
     try:
         return args.run(args)
     except (UsageError, LabelsError) as error:
-        parser.error(str(error))
+        args.command_parser.error(str(error))  # with that command's usage
     except ReferenceImageError as error:
         print(f"itk-tag: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except RunInterrupted as interrupted:
+        for number in runner.SIGNALS:
+            # Ignored to the end: Python's finalization would let a later signal kill the process.
+            signal.signal(number, signal.SIG_IGN)
+        # The last line counts what was done; the status says the run was stopped (128 + signal).
+        if interrupted.report is not None:
+            print(interrupted.report.summary(), flush=True)  # type: ignore[attr-defined]
+        print("itk-tag: interrupted", file=sys.stderr)
+        return 128 + interrupted.signal
     except KeyboardInterrupt:
         print("itk-tag: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

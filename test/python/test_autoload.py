@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, Install, install_into
-from itk_tag import sample
+from itk_tag.hosts import sample
 
 # No itk_tag import: the hook must do it. Reports where the hook and itk_tag came from.
 READ_SAMPLE = """

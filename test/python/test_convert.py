@@ -13,7 +13,7 @@ import pytest
 import SimpleITK
 import slicerio
 from conftest import DATA, REAL_TAGS
-from itk_tag.atomic import atomic_output
+from itk_tag.batch.writers import atomic_output
 from tag_samples import body_labels, raw_label_counts, write_tag
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import DATA, REAL_TAGS, run_python
-from itk_tag.metrics import COLUMNS
+from itk_tag.batch.measure import COLUMNS
 from tag_samples import body_labels, hounsfield, raw_tag, run_cli, write_dicom_series, write_tag
 
 ALBERTA = {1: "muscle", 2: "IMAT", 5: "VAT", 7: "SAT"}
@@ -159,7 +159,11 @@ def test_mismatched_reference_is_reported_like_convert(tmp_path: Path) -> None:
     assert "origin" in error[0] and "--force" in error[0]
     assert result.stdout.strip() == "1 measured, 1 failed"
     with out.open() as file:
-        assert {row["file"] for row in csv.DictReader(file)} == {str(tmp_path / "good.dcm.tag")}
+        books = list(csv.DictReader(file))
+    # issue 18: the failed file has its row too, with the reason (the rows measured are as before)
+    assert {row["file"] for row in books if row["status"] == "measured"} == {str(tmp_path / "good.dcm.tag")}
+    failed = [f"error: {row['file']}: {row['reason']}" for row in books if row["status"] == "failed"]
+    assert failed == error
     forced = run_cli(
         "measure", tmp_path / "case.dcm.tag", "--reference", "auto", "--force", "-o", tmp_path / "f.csv"
     )
@@ -179,7 +183,10 @@ def test_batch_with_broken_files_and_jobs(tmp_path: Path) -> None:
     assert sorted(errors) == sorted(line for line in errors if "broken-" in line) and len(errors) == 3
     assert result.stdout.strip() == "2 measured, 3 failed"
     with out.open() as file:
-        rows = list(csv.DictReader(file))
+        books = list(csv.DictReader(file))
+    # issue 18: each failed file has one row of status failed (the rows measured are as before)
+    assert sorted(Path(row["file"]).name for row in books if row["status"] == "failed") == sorted(BROKEN)
+    rows = [row for row in books if row["status"] == "measured"]
     assert list(rows[0]) == list(COLUMNS)
     assert [(row["file"], row["label"]) for row in rows] == [
         (str(data / tag), str(value)) for tag in sorted(REAL_TAGS) for value in ALBERTA

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import SimpleITK
 from conftest import DATA, REAL_TAGS, raw_voxels, run_python
-from itk_tag import sample
-from itk_tag.image_buffer import image_of, read_voxels, writable_voxels
-from itk_tag.reference import flip_slices
+from itk_tag.batch.reference import flip_slices
+from itk_tag.hosts import sample
+from itk_tag.hosts.image_buffer import image_of, read_voxels, writable_voxels
 
 
 def check_image(image: SimpleITK.Image, path: Path) -> None:
@@ -89,7 +89,7 @@ import hashlib, json, warnings
 import SimpleITK
 warnings.simplefilter("ignore")
 import itk_tag
-from itk_tag import image_buffer
+from itk_tag.hosts import image_buffer
 assert not image_buffer._simpleitk_has_plugin()
 for path in {paths!r}:
     image = itk_tag.read(path)

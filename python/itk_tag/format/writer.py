@@ -15,7 +15,7 @@ from .header import MAXIMUM_HEADER_SIZE, parse_number
 Vector3 = tuple[float, float, float]
 
 # Keywords the writer derives from the image; metadata copies of them are ignored.
-_GEOMETRY_KEYWORDS = frozenset(
+GEOMETRY_KEYWORDS = frozenset(
     "x y z type org_x org_y org_z inc_x inc_y epais dir_h_x dir_h_y dir_h_z dir_v_x dir_v_y dir_v_z".split()
 )
 # Optional keywords in the order sliceOmatic writes them; the others follow sorted.
@@ -82,15 +82,22 @@ def _extra_keywords(metadata: Mapping[str, object]) -> list[tuple[str, str]]:
     strings = {key: value for key, value in metadata.items() if isinstance(value, str)}
     order = [key for key in _LEADING_EXTRA_KEYWORDS if key in strings]
     order += [key for key in sorted(strings) if key not in order]
-    return [
-        (key, strings[key])
-        for key in order
-        if key
-        and key not in _GEOMETRY_KEYWORDS
+    return [(key, strings[key]) for key in order if is_extra_keyword(key, strings[key])]
+
+
+def is_extra_keyword(key: str, value: object) -> bool:
+    """True for a metadata entry the writer writes back (C++ ``IsExtraKeyword`` /
+    ``IsSingleToken``): a string value of one token (printable ASCII, no ``,`` or
+    ``*``) under a lower-case keyword that is not geometry.
+    """
+    return (
+        isinstance(value, str)
+        and bool(key)
+        and key not in GEOMETRY_KEYWORDS
         and all(c in _EXTRA_KEYWORD_CHARS for c in key)
-        and strings[key]
-        and all(" " < c < "\x7f" and c not in ",*" for c in strings[key])
-    ]
+        and bool(value)
+        and all(" " < c < "\x7f" and c not in ",*" for c in value)
+    )
 
 
 def make_header_text(

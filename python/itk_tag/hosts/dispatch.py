@@ -79,7 +79,7 @@ def read_simpleitk(path: str) -> Any:
     Raises TagFileError (a RuntimeError, as SimpleITK's own reader errors).
     """
     from ..format import read_header
-    from ..image_buffer import image_of, read_voxels
+    from .image_buffer import image_of, read_voxels
 
     header = read_header(path)
     image = image_of(read_voxels(path, header))

@@ -1,7 +1,7 @@
 """``itk-tag doctor``: what this Python environment has, and whether each host reads ``.tag`` files.
 
 Each host (SimpleITK, ITK Python, itk-tag's own numpy reader) reads the
-bundled sample (:mod:`itk_tag.sample`) in a child process, so a host that
+bundled sample (:mod:`itk_tag.hosts.sample`) in a child process, so a host that
 crashes (a plugin built for another ABI, say) is reported, not suffered. The
 SimpleITK child does *not* import itk_tag: it checks what users get from
 ``import SimpleITK`` alone, through the startup hook.
@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import sample
-from . import import_hook, plugins
+from . import import_hook, plugins, sample
 from . import native as _native
 
 HOOK_FILE = "itk-tag-autoload.pth"

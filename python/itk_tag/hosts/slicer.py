@@ -26,8 +26,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..atomic import temporary_path
-from ..plan import UsageError
+from ..batch.writers import temporary_path
+from ..errors import UsageError
 from . import native as _native
 from . import plugins
 from .native import BUILDS_FOLDER

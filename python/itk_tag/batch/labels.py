@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from ..errors import LabelsError
+
 Color = tuple[float, float, float]
 """Red, green, blue in 0..1 (as Slicer stores segment colours)."""
 
 LabelsSpec = Union["LabelTable", str, "os.PathLike[str]", None]
 """A LabelTable, a convention name (``alberta``), the path of a JSON or CSV file, or None."""
-
-
-class LabelsError(ValueError):
-    """A label file or convention name that cannot be used (the message says why)."""
 
 
 @dataclass(frozen=True)

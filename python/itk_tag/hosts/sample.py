@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PATH = Path(__file__).resolve().parent / "data" / "sample.tag"
+PATH = Path(__file__).resolve().parents[1] / "data" / "sample.tag"
 
 SIZE = (16, 12, 3)
 """Voxels along x, y, z."""

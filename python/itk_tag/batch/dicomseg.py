@@ -12,54 +12,21 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .labels import LabelTable
-from .sources import Mask
+from .writers import label_values
 
 if TYPE_CHECKING:
     import pydicom
 
-SEG_TYPES = ("binary", "labelmap")
-"""``binary``: one bit plane per segment (Segmentation Storage); ``labelmap``: one frame holding
-segment numbers (Label Map Segmentation Storage, DICOM 2024c)."""
+    from .convert import Mask
+    from .options import ConvertOptions
 
 SERIES_NUMBER = 1000
 """The SEG's Series Number: DICOM wants one (Type 1 here); a high number keeps it after the CT's series."""
-
-
-@dataclass(frozen=True)
-class SegOptions:
-    """How a DICOM SEG is written."""
-
-    segmentation_type: str = "binary"
-    """``binary`` or ``labelmap`` (see SEG_TYPES)."""
-    series_description: str = "sliceOmatic segmentation"
-
-
-DEFAULT_SEG_OPTIONS = SegOptions()
-
-
-def _sources(mask: Mask) -> list[pydicom.Dataset]:
-    import pydicom
-
-    if mask.reference is None:
-        raise ValueError(
-            "a DICOM SEG references the DICOM images the tag was drawn on: "
-            "give --reference auto or --reference PATH (reference='auto' or a path)"
-        )
-    datasets = []
-    for path in mask.reference.files:
-        try:
-            datasets.append(pydicom.dcmread(path, stop_before_pixels=True))
-        except pydicom.errors.InvalidDicomError:
-            raise ValueError(
-                f"{path}: not a DICOM file; a DICOM SEG references DICOM images (--reference)"
-            ) from None
-    return datasets
 
 
 def _segment_description(number: int, value: int, labels: LabelTable) -> Any:
@@ -113,17 +80,17 @@ def _segmentation(
     pixels: np.ndarray,
     values: list[int],
     labels: LabelTable,
-    options: SegOptions,
+    options: ConvertOptions,
     description: str,
 ) -> Any:
     import highdicom
 
-    from . import __version__
+    from .. import __version__
 
     return highdicom.seg.Segmentation(
         source_images=sources,
         pixel_array=pixels,
-        segmentation_type=options.segmentation_type.upper(),
+        segmentation_type=options.seg_type.upper(),
         segment_descriptions=[
             _segment_description(number, value, labels) for number, value in enumerate(values, start=1)
         ],
@@ -138,22 +105,21 @@ def _segmentation(
         device_serial_number="0",
         content_label="SLICEOMATIC",
         content_description=description[:64],  # LO
-        series_description=options.series_description[:64],  # LO
+        series_description=options.seg_series_description[:64],  # LO
     )
 
 
-def write_dicom_seg(
-    path: str | os.PathLike[str], mask: Mask, labels: LabelTable, options: SegOptions = DEFAULT_SEG_OPTIONS
-) -> None:
+def write_dicom_seg(path: str | os.PathLike[str], mask: Mask, options: ConvertOptions) -> None:
     """Write ``mask`` (on its reference's grid) as a DICOM SEG, one segment per label present.
 
     Segments are numbered 1, 2, ... in increasing label value; each has the
-    label's name (``labels``), its colour (as CIELab) and its coded terms:
-    category SCT 85756007 "Tissue", type and anatomic region from the label
-    table (``alberta``), else type "Tissue". The SEG gets new Series and SOP
-    Instance UIDs (highdicom.UID) and the patient and study of its source
-    images; Manufacturer and Manufacturer's Model Name are "itk-tag",
-    Software Versions its version.
+    label's name (``options.labels``), its colour (as CIELab) and its coded
+    terms: category SCT 85756007 "Tissue", type and anatomic region from the
+    label table (``alberta``), else type "Tissue". The SEG gets new Series and
+    SOP Instance UIDs (highdicom.UID) and the patient and study of its source
+    images (the reference's datasets); Manufacturer and Manufacturer's Model
+    Name are "itk-tag", Software Versions its version. ``options.seg_type``
+    and ``options.seg_series_description`` were checked when the options were made.
 
     Raises ValueError when the mask has no reference (``--reference``), the
     reference is not DICOM, or the mask holds no label.
@@ -162,13 +128,17 @@ def write_dicom_seg(
         import highdicom  # noqa: F401 - here, for a clear message without it
     except ImportError:
         raise ValueError("a DICOM SEG needs highdicom >= 0.24, on Python >= 3.10") from None
-    if options.segmentation_type not in SEG_TYPES:
-        raise ValueError(f"unknown segmentation type {options.segmentation_type!r} (one of {SEG_TYPES})")
-    sources = _sources(mask)
-    values = [int(v) for v in np.unique(mask.voxels) if v != 0]
+    if mask.reference is None:
+        raise ValueError(
+            "a DICOM SEG references the DICOM images the tag was drawn on: "
+            "give --reference auto or --reference PATH"
+        )
+    sources = mask.reference.datasets()
+    labels = options.label_table
+    values = label_values(mask.voxels)
     if not values:
         raise ValueError("the mask holds no label (every voxel is 0): a DICOM SEG needs a segment")
-    if options.segmentation_type == "binary":
+    if options.seg_type == "binary":
         pixels = np.stack([mask.voxels == value for value in values], axis=-1)
     else:
         segment_numbers = np.zeros(int(mask.voxels.max()) + 1, dtype=np.uint16)

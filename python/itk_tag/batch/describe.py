@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .format import read_array
+from ..format import read_array
 from .labels import LabelsSpec, load_labels
 
 

@@ -10,12 +10,9 @@ dictionary: NRRD keeps them as ``key:=value`` fields, so ``.tag -> .nrrd /
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-GEOMETRY_KEYWORDS = frozenset(
-    "x y z type org_x org_y org_z inc_x inc_y epais dir_h_x dir_h_y dir_h_z dir_v_x dir_v_y dir_v_z".split()
-)
+from ..format.writer import is_extra_keyword
 
 # Field names of the NRRD header (NRRD0005 specification); a keyword named like
 # one would be written as that field instead of a key:=value pair.
@@ -30,21 +27,12 @@ NRRD_FIELDS = frozenset(
     ]
 )  # fmt: skip
 
-_KEYWORD = re.compile(r"[a-z0-9_]+\Z")
-_VALUE = re.compile(r"[!-~]+\Z")
-
 
 def is_carried(key: str, value: object) -> bool:
-    """Tell whether a keyword is one that a ``.tag`` header can hold and that is not geometry."""
-    return (
-        isinstance(value, str)
-        and _KEYWORD.match(key) is not None
-        and _VALUE.match(value) is not None
-        and "," not in value
-        and "*" not in value
-        and key not in GEOMETRY_KEYWORDS
-        and key not in NRRD_FIELDS
-    )
+    """Tell whether a keyword is one that the ``.tag`` writer writes back (not geometry) and
+    that is no NRRD field name.
+    """
+    return is_extra_keyword(key, value) and key not in NRRD_FIELDS
 
 
 def carried_keywords(fields: Mapping[str, object]) -> dict[str, str]:

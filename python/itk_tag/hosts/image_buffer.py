@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from .dicom import itk_reason
-from .format import TagFileError, TagHeader, read_voxels_into
-from .hosts import import_hook
+from ..errors import itk_reason
+from ..format import TagFileError, TagHeader, read_voxels_into
+from . import import_hook
 
 if TYPE_CHECKING:
     import SimpleITK

@@ -29,7 +29,7 @@ def itk_path(path: Path) -> str:
     file's own short form would not do: ITK picks its reader and writer by the extension,
     which an 8.3 name cuts to three letters). Elsewhere, or otherwise, the path as it is:
     ITK then reports the file it could not open. Output names are ASCII already
-    (atomic.temporary_path).
+    (itk_tag.batch.writers.temporary_path).
     """
     text = str(path)
     if sys.platform != "win32" or text.isascii() or not path.name.isascii():

@@ -1,0 +1,125 @@
+"""itk-tag batch benchmark: ``convert`` per format and ``measure``, with -j 1 and -j 2, against the
+bare SimpleITK loops of ``baseline.py`` on the same cohort, in the same run.
+
+Every contender is a whole process (``itk-tag ...`` or ``baseline.py``) timed from outside,
+startup included, over the whole cohort; contenders are interleaved round by round and each
+ratio is taken within a round, then the median over rounds, so that the load of a shared
+machine hits both sides alike. The load average is printed with the table::
+
+    .venv/bin/python bench/batch.py [--pairs 200] [--rounds 3] [--markdown bench/out/batch.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cohort import write_cohort
+
+BENCH = Path(__file__).resolve().parent
+PYTHON = sys.executable
+ITK_TAG = [PYTHON, "-m", "itk_tag"]
+FORMATS = ("seg.nrrd", "nrrd", "nii.gz", "mha", "dcm")
+
+
+def contenders(cohort: Path, out: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (the baseline it is compared with, command); baselines compare with themselves."""
+    convert = [*ITK_TAG, "convert", str(cohort), "--reference", "auto", "--labels", "alberta"]
+    measure = [*ITK_TAG, "measure", str(cohort), "--reference", "auto", "--labels", "alberta"]
+    table: dict[str, tuple[str, list[str]]] = {
+        "SimpleITK loop: convert": (
+            "",
+            [PYTHON, str(BENCH / "baseline.py"), "convert", str(cohort), str(out)],
+        ),
+        "SimpleITK loop: measure": (
+            "",
+            [PYTHON, str(BENCH / "baseline.py"), "measure", str(cohort), str(out)],
+        ),
+    }
+    for output_format in FORMATS:
+        for jobs in ("1", "2") if output_format in ("seg.nrrd", "nrrd") else ("1",):
+            table[f"convert --format {output_format} -j {jobs}"] = (
+                "SimpleITK loop: convert",
+                [*convert, "--format", output_format, "-j", jobs, "-o", str(out)],
+            )
+    for jobs in ("1", "2"):
+        table[f"measure -j {jobs}"] = (
+            "SimpleITK loop: measure",
+            [*measure, "-j", jobs, "-o", str(out / "m.csv")],
+        )
+    return table
+
+
+def timed(command: list[str], out: Path) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the contenders whose name holds TEXT (and the loops)"
+    )
+    args = parser.parse_args()
+    (BENCH / "out").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BENCH / "out") as folder:
+        cohort, out = Path(folder) / "cohort", Path(folder) / "out"
+        write_cohort(cohort, args.pairs)
+        table = {
+            name: entry
+            for name, entry in contenders(cohort, out).items()
+            if args.only is None or args.only in name or name.startswith("SimpleITK")
+        }
+        for command in table.values():  # warm-up: page cache, lazy imports
+            timed(command[1], out)
+        times: dict[str, list[float]] = {name: [] for name in table}
+        loads = [os.getloadavg()[0]]
+        for _ in range(args.rounds):
+            for name, (_, command) in table.items():
+                times[name].append(timed(command, out))
+            loads.append(os.getloadavg()[0])
+    lines = [
+        f"{args.pairs} pairs (copies of the two real 512x512 pairs), {args.rounds} rounds, "
+        f"load average {min(loads):.1f} to {max(loads):.1f} (1 min, sampled between rounds)",
+        "",
+        "| contender | ms per file (median of rounds) | vs its SimpleITK loop (median of per-round ratios) |",
+        "| --- | --- | --- |",
+    ]
+    for name, (baseline, _) in table.items():
+        per_file = statistics.median(times[name]) / args.pairs * 1000
+        ratio = (
+            f"{statistics.median(t / b for t, b in zip(times[name], times[baseline])):.2f}x"
+            if baseline
+            else "1"
+        )
+        lines.append(f"| {name} | {per_file:.1f} | {ratio} |")
+    lines.append("")
+    for one in (name for name in table if name.endswith(" -j 1") and name[:-1] + "2" in table):
+        two = statistics.median(a / b for a, b in zip(times[one], times[one[:-1] + "2"]))
+        lines.append(f"-j 2 speed-up, {one[:-5]}: {two:.2f}x")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""The work users run on folders of masks: ``convert``, ``measure`` and DICOM SEG.
+
+* :mod:`.runner` -- files in, one job per file in this process or in workers,
+  outcomes, the report, progress, interrupts;
+* :mod:`.options` -- one options object per command, checked when it is made;
+* :mod:`.reference` -- the image a tag was drawn on, opened once, and whether
+  the tag lies on its grid;
+* :mod:`.convert`, :mod:`.measure`, :mod:`.dicomseg` -- the jobs;
+* :mod:`.writers` -- the output formats, written atomically.
+"""

@@ -1,0 +1,511 @@
+"""The image a tag was drawn on: finding it, opening it once, and whether the tag lies on its grid.
+
+A ``.tag`` header keeps 4 decimals, so its grid is the reference's up to
+~5e-5 mm: the same voxels to a person, different grids to ITK. The comparison
+is by what places voxels: the position of every slice, the in-plane spacing
+and the row/column directions. The slice axis of a single slice places no
+voxel, so its direction and spacing are not compared (GDCM, for example,
+reports a slice direction of -1 for barbell2-10.dcm where the tag implies +1).
+
+The grid of a reference is the one SimpleITK gives the image when it reads
+it (``SimpleITK.ReadImage`` of the file, or of the series file names), because
+that is the image a mask must line up with. A :class:`Reference` reads what
+is asked of it once: the geometry (``ReadImageInformation``, no pixel
+decoding) when opened, the pixels (measure) and the DICOM datasets (DICOM
+SEG) on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from ..errors import GeometryMismatchError, ReferenceImageError, itk_reason
+from ..header import TagHeader, read_header
+
+if TYPE_CHECKING:
+    import pydicom
+    import SimpleITK
+
+ReferenceSpec = Union[str, "os.PathLike[str]", None]
+"""``None`` or ``"none"`` (the tag's own grid), ``"auto"`` (the image beside the tag), or a path."""
+
+DICOM_SUFFIXES = (".dcm", ".DCM")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a tag's geometry may be from its reference's and still be the same grid.
+
+    The defaults cover the 4 decimals a ``.tag`` header keeps (up to 5e-5 mm)
+    with room to spare, and stay far below a voxel.
+    """
+
+    origin: float = 1e-3
+    """Largest distance (mm) between matching voxel centres of the first slice (and every slice)."""
+    direction: float = 1e-4
+    """Largest difference of one component of the row or column direction unit vectors."""
+    spacing: float = 1e-4
+    """Largest relative difference of the in-plane pixel spacing."""
+
+
+DEFAULT_TOLERANCE = Tolerance()
+
+# Beyond these, two grids are not one scan seen with rounding: the tag was
+# drawn on another image (another patient, another series), and --force
+# would put it in the wrong place.
+GROSS = Tolerance(origin=10.0, direction=0.01, spacing=0.01)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where an image's voxels are, in ITK's LPS terms (as SimpleITK reports them)."""
+
+    size: tuple[int, int, int]
+    origin: tuple[float, float, float]
+    spacing: tuple[float, float, float]
+    direction: tuple[float, ...]
+    """The 3x3 direction matrix, row by row; its columns are the image axes."""
+
+    @property
+    def axes(self) -> np.ndarray:
+        """The direction matrix as a 3x3 array whose columns are the image axes."""
+        return np.asarray(self.direction, dtype=float).reshape(3, 3)
+
+    def apply_to(self, image: SimpleITK.Image) -> None:
+        """Give ``image`` this grid's origin, spacing and direction."""
+        image.SetOrigin(self.origin)
+        image.SetSpacing(self.spacing)
+        image.SetDirection(self.direction)
+
+    def slice_positions(self) -> np.ndarray:
+        """(z, 3): the LPS position of voxel (0, 0) of each slice."""
+        steps = np.arange(self.size[2])[:, None] * self.spacing[2] * self.axes[:, 2][None, :]
+        return np.asarray(self.origin, dtype=float)[None, :] + steps
+
+
+def grid_of(image: SimpleITK.Image | SimpleITK.ImageFileReader) -> Grid:
+    """Return the grid of a SimpleITK image or of a file whose information a reader read.
+
+    A 2D image is one slice (ITK reads it with the slice axis left out): it
+    gets z size 1, z spacing 1 and the slice axis +z. A negative spacing (GDCM
+    reports one for a negative SpacingBetweenSlices) is made positive and its
+    axis flipped, as ITK's ImageFileReader does with the image in memory.
+    """
+    size, origin, spacing, d = image.GetSize(), image.GetOrigin(), image.GetSpacing(), image.GetDirection()
+    if len(size) == 2:
+        size, origin, spacing = (*size, 1), (*origin, 0.0), (*spacing, 1.0)
+        d = (d[0], d[1], 0.0, d[2], d[3], 0.0, 0.0, 0.0, 1.0)
+    if len(size) != 3:
+        raise ValueError(f"expected a 2D or 3D image, not {len(size)}D")
+    axes = np.asarray(d, dtype=float).reshape(3, 3).copy()
+    spacing = list(spacing)
+    for axis, value in enumerate(spacing):
+        if value < 0:
+            spacing[axis] = -value
+            axes[:, axis] = 0.0 - axes[:, axis]  # 0.0 - x: no -0.0 in reports
+    return Grid(
+        tuple(int(v) for v in size),  # type: ignore[arg-type]
+        tuple(float(v) for v in origin),  # type: ignore[arg-type]
+        tuple(float(v) for v in spacing),  # type: ignore[arg-type]
+        tuple(float(v) for v in axes.ravel()),
+    )
+
+
+def reference_candidates(tag: Path) -> list[Path]:
+    """List where the image of ``tag`` may be, in the order they are tried.
+
+    ``name.dcm.tag`` -> ``name.dcm``; ``name.tag`` -> ``name`` (a file or a
+    series folder), ``name.dcm``.
+    """
+    base = tag.with_suffix("")
+    if base.suffix in DICOM_SUFFIXES:
+        return [base]
+    return [base] + [base.with_name(base.name + suffix) for suffix in DICOM_SUFFIXES]
+
+
+def find_reference(tag: Path) -> Path:
+    """Find the image beside ``tag`` that it was drawn on; ReferenceImageError if there is none."""
+    for candidate in reference_candidates(tag):
+        if candidate.exists():
+            return candidate
+    looked = ", ".join(candidate.name for candidate in reference_candidates(tag))
+    raise ReferenceImageError(f"no reference image found beside the tag (looked for {looked})")
+
+
+def resolve_reference(tag: Path, reference: ReferenceSpec) -> Path | None:
+    """Return the reference image path that ``reference`` names for ``tag`` (None for none)."""
+    if reference is None or reference == "none":
+        return None
+    if reference == "auto":
+        return find_reference(tag)
+    return Path(reference)
+
+
+def _information(path: str) -> SimpleITK.ImageFileReader:
+    import SimpleITK
+
+    reader = SimpleITK.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    return reader
+
+
+def series_file_names(folder: Path, slices: int | None = None) -> tuple[str, ...]:
+    """List the files of the DICOM series in ``folder``, in the order ITK reads them.
+
+    With several series in the folder, the one with ``slices`` files is taken;
+    ReferenceImageError if that does not pick exactly one.
+    """
+    import SimpleITK
+
+    folder_name = os.fspath(folder)
+    series = SimpleITK.ImageSeriesReader.GetGDCMSeriesIDs(folder_name)
+    if not series:
+        raise ReferenceImageError(f"{folder}: no DICOM series in this folder")
+    names = {uid: SimpleITK.ImageSeriesReader.GetGDCMSeriesFileNames(folder_name, uid) for uid in series}
+    if len(names) == 1:
+        return next(iter(names.values()))
+    fitting = [files for files in names.values() if slices is None or len(files) == slices]
+    if len(fitting) != 1:
+        counts = ", ".join(f"{uid} ({len(files)} files)" for uid, files in names.items())
+        raise ReferenceImageError(f"{folder}: {len(names)} DICOM series, cannot tell which one: {counts}")
+    return fitting[0]
+
+
+def _series_geometry(folder: Path, slices: int | None) -> tuple[Grid, np.ndarray, tuple[Path, ...]]:
+    """The grid ``SimpleITK.ReadImage(file_names)`` builds for the series in ``folder``.
+
+    ITK's ImageSeriesReader takes origin, in-plane spacing and direction from
+    the first file as its ImageIO reports them, and the slice spacing from the
+    distance between the first and last slices.
+    """
+    files = series_file_names(folder, slices)
+    readers = [_information(name) for name in files]
+    positions = np.array([reader.GetOrigin()[:3] for reader in readers], dtype=float)
+    first = readers[0]
+    if first.GetDimension() != 3 or first.GetSize()[2] != 1:
+        raise ReferenceImageError(f"{files[0]}: a series file holds {first.GetSize()}, not one 2D slice")
+    span = float(np.linalg.norm(positions[-1] - positions[0]))
+    slice_spacing = span / (len(files) - 1) if len(files) > 1 and span > 0 else 1.0
+    spacing = first.GetSpacing()
+    grid = Grid(
+        size=(first.GetSize()[0], first.GetSize()[1], len(files)),
+        origin=tuple(float(v) for v in first.GetOrigin()),  # type: ignore[arg-type]
+        spacing=(abs(spacing[0]), abs(spacing[1]), slice_spacing),
+        direction=tuple(float(v) for v in first.GetDirection()),
+    )
+    return grid, positions, tuple(Path(name) for name in files)
+
+
+@dataclass
+class Reference:
+    """A reference image, opened once: geometry now, pixels and DICOM datasets on first use.
+
+    Make one with :meth:`open`. Not shared between processes: each job opens its own.
+    """
+
+    path: Path
+    grid: Grid
+    """The grid of the image as SimpleITK reads it."""
+    slice_positions: np.ndarray
+    """(z, 3): the LPS position of voxel (0, 0) of each slice, in the image's slice order."""
+    files: tuple[Path, ...]
+    """The files of the image in its slice order: one for a file, the series' files for a folder."""
+    _image: SimpleITK.Image | None = field(default=None, repr=False)
+    _datasets: list[pydicom.Dataset] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: Path, slices: int | None = None, pixels: bool = False) -> Reference:
+        """Open the image at ``path``: a file, or a folder holding one DICOM series.
+
+        ``slices`` picks a series among several (the tag's z size). ``pixels``
+        reads the pixels now, in the same read as the geometry (a measure needs
+        them; a conversion does not). Raises ReferenceImageError.
+        """
+        if path.is_dir():
+            grid, positions, files = _series_geometry(path, slices)
+            return cls(path, grid, positions, files)
+        if not path.exists():
+            raise ReferenceImageError(f"{path}: no such reference image")
+        reference = cls(path, Grid((0, 0, 0), (0.0,) * 3, (1.0,) * 3, ()), np.empty((0, 3)), (path,))
+        try:
+            source = reference.image() if pixels else _information(os.fspath(path))
+        except RuntimeError as error:
+            raise ReferenceImageError(
+                f"{path}: cannot read the reference image: {itk_reason(error)}"
+            ) from error
+        reference.grid = grid_of(source)
+        reference.slice_positions = reference.grid.slice_positions()
+        return reference
+
+    def image(self) -> SimpleITK.Image:
+        """The pixels as a 3D ``SimpleITK.Image`` on the grid (read on first call).
+
+        For a CT, the values are Hounsfield units: ITK's GDCMImageIO applies
+        RescaleSlope (0028,1053) and RescaleIntercept (0028,1052). Raises
+        ReferenceImageError when the image cannot be read.
+        """
+        if self._image is None:
+            import SimpleITK
+
+            names = [os.fspath(name) for name in self.files]
+            try:
+                image = SimpleITK.ReadImage(names if len(names) > 1 else names[0])
+            except RuntimeError as error:
+                raise ReferenceImageError(
+                    f"{self.path}: cannot read the reference image: {itk_reason(error)}"
+                ) from error
+            self._image = SimpleITK.JoinSeries(image) if image.GetDimension() == 2 else image
+        return self._image
+
+    def datasets(self) -> list[pydicom.Dataset]:
+        """The files' DICOM datasets, without pixel data (read on first call); ValueError if not DICOM."""
+        if self._datasets is None:
+            import pydicom
+
+            datasets = []
+            for path in self.files:
+                try:
+                    datasets.append(pydicom.dcmread(path, stop_before_pixels=True))
+                except pydicom.errors.InvalidDicomError:
+                    raise ValueError(
+                        f"{path}: not a DICOM file; a DICOM SEG references DICOM images (--reference)"
+                    ) from None
+            self._datasets = datasets
+        return self._datasets
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One compared quantity: the largest deviation found and the tolerance it is held to."""
+
+    name: str
+    tag: Any
+    reference: Any
+    deviation: float
+    tolerance: float
+    unit: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the deviation is within the tolerance."""
+        return bool(self.deviation <= self.tolerance)
+
+
+@dataclass(frozen=True)
+class GeometryCheck:
+    """The outcome of comparing a tag's grid with its reference image's grid."""
+
+    tag: Path
+    reference: Path
+    comparisons: list[Comparison]
+    reversed_slices: bool
+    """The reference's slices run against dir_h x dir_v: the mask is flipped along z to stay in place."""
+    grid: Grid
+    """The reference's grid: the one an aligned mask is written on."""
+    notes: list[str] = field(default_factory=list)
+    gross: bool = False
+    """The grids differ by far more than rounding (see GROSS): the tag was drawn on another image."""
+
+    @property
+    def size_matches(self) -> bool:
+        """True when the tag and the reference have the same number of voxels along every axis."""
+        return all(c.ok for c in self.comparisons if c.name == "size")
+
+    @property
+    def ok(self) -> bool:
+        """True when every compared quantity is within its tolerance."""
+        return all(c.ok for c in self.comparisons)
+
+    def differences(self) -> list[str]:
+        """One line per quantity out of tolerance."""
+        return [describe(c) for c in self.comparisons if not c.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Describe the check as a JSON-ready dict."""
+        comparisons = [dict(asdict(c), ok=c.ok) for c in self.comparisons]
+        return {
+            "tag": os.fspath(self.tag),
+            "reference": os.fspath(self.reference),
+            "ok": self.ok,
+            "reversed_slices": self.reversed_slices,
+            "comparisons": comparisons,
+            "notes": list(self.notes),
+            "grid": asdict(self.grid),
+        }
+
+    def report(self) -> str:
+        """Describe the check for a person, one compared quantity per line."""
+        verdict = "same grid" if self.ok else "DIFFERENT grids"
+        lines = [f"{self.tag} vs {self.reference}: {verdict}"]
+        lines += [f"  {'ok  ' if c.ok else 'FAIL'} {describe(c)}" for c in self.comparisons]
+        lines += [f"  note {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_format(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def describe(comparison: Comparison) -> str:
+    """``name: tag X, reference Y, deviation D unit (tolerance T)``."""
+    unit = f" {comparison.unit}" if comparison.unit else ""
+    return (
+        f"{comparison.name}: tag {_format(comparison.tag)}, reference {_format(comparison.reference)}, "
+        f"deviation {comparison.deviation:.3g}{unit} (tolerance {comparison.tolerance:g}{unit})"
+    )
+
+
+def tag_grid(header: TagHeader) -> Grid:
+    """Return the grid a tag header describes."""
+    return Grid(header.size, header.origin, header.spacing, header.direction)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]
+
+
+def _comparisons(
+    header: TagHeader, reference: Reference, tolerance: Tolerance
+) -> tuple[list[Comparison], bool, list[str]]:
+    grid = reference.grid
+    tag_axes = tag_grid(header).axes
+    size_deviation = float(max(abs(a - b) for a, b in zip(header.size, grid.size)))
+    comparisons = [Comparison("size", list(header.size), list(grid.size), size_deviation, 0.0, "voxels")]
+    notes: list[str] = []
+    tag_positions = tag_grid(header).slice_positions()
+    normal = tag_axes[:, 2]
+    ref_positions = reference.slice_positions
+    run = ref_positions[-1] - ref_positions[0]
+    reversed_slices = len(ref_positions) > 1 and float(np.dot(run, normal)) < 0
+    if reversed_slices:
+        ref_positions = ref_positions[::-1]
+        notes.append("the reference's slices run against dir_h x dir_v: the mask is flipped along z")
+    first = float(np.linalg.norm(tag_positions[0] - ref_positions[0]))
+    comparisons.append(
+        Comparison(
+            "origin", _rounded(tag_positions[0]), _rounded(ref_positions[0]), first, tolerance.origin, "mm"
+        )
+    )
+    if header.size[2] > 1 and len(ref_positions) == len(tag_positions):
+        distances = np.linalg.norm(tag_positions - ref_positions, axis=1)
+        worst = int(np.argmax(distances))
+        comparisons.append(
+            Comparison(
+                f"slice {worst} position",
+                _rounded(tag_positions[worst]),
+                _rounded(ref_positions[worst]),
+                float(distances[worst]),
+                tolerance.origin,
+                "mm",
+            )
+        )
+    spacing_deviation = max(abs(header.spacing[i] - grid.spacing[i]) / abs(grid.spacing[i]) for i in (0, 1))
+    comparisons.append(
+        Comparison(
+            "in-plane spacing (relative deviation)",
+            list(header.spacing[:2]),
+            list(grid.spacing[:2]),
+            float(spacing_deviation),
+            tolerance.spacing,
+        )
+    )
+    comparisons.append(
+        Comparison(
+            "row/column directions",
+            _rounded(tag_axes[:, :2].T.ravel()),
+            _rounded(grid.axes[:, :2].T.ravel()),
+            float(np.max(np.abs(tag_axes[:, :2] - grid.axes[:, :2]))),
+            tolerance.direction,
+        )
+    )
+    if header.size[2] == 1:
+        slice_axis = np.abs(grid.axes[:, 2] - normal).max() > tolerance.direction
+        if slice_axis or abs(header.spacing[2] - grid.spacing[2]) > tolerance.spacing * grid.spacing[2]:
+            notes.append(
+                "one slice: its slice axis places no voxel, so the tag's "
+                f"(direction {_format(_rounded(normal))}, spacing {header.spacing[2]:g}) "
+                f"is replaced by the reference's "
+                f"(direction {_format(_rounded(grid.axes[:, 2]))}, spacing {grid.spacing[2]:g})"
+            )
+    return comparisons, reversed_slices, notes
+
+
+def compare(
+    header: TagHeader, reference: Reference, tolerance: Tolerance = DEFAULT_TOLERANCE
+) -> GeometryCheck:
+    """Compare the grid of a tag header with that of its reference image."""
+    comparisons, reversed_slices, notes = _comparisons(header, reference, tolerance)
+    # Positions are in mm; spacing (relative) and direction components share GROSS's 0.01.
+    gross = any(
+        c.deviation > max(c.tolerance, GROSS.origin if c.unit == "mm" else GROSS.spacing)
+        for c in comparisons
+        if c.name != "size"
+    )
+    return GeometryCheck(
+        Path(header.path), reference.path, comparisons, reversed_slices, reference.grid, notes, gross
+    )
+
+
+def flip_slices(voxels: np.ndarray) -> None:
+    """Reverse the slice order of ``voxels`` (z, y, x) in place, with one slice of extra memory.
+
+    (``voxels[::-1].copy()`` would hold the volume twice.)
+    """
+    depth = voxels.shape[0]
+    spare = np.empty_like(voxels[0])
+    for near in range(depth // 2):
+        far = depth - 1 - near
+        spare[...] = voxels[near]
+        voxels[near] = voxels[far]
+        voxels[far] = spare
+
+
+def require_alignment(check: GeometryCheck, force: bool = False) -> None:
+    """Raise GeometryMismatchError unless a tag may be put on its reference's grid after ``check``.
+
+    The grids must agree within tolerance (or ``force``), and always in size
+    (the voxels would not fit). A gross difference (see GROSS) says the tag
+    was drawn on another image, and does not suggest --force.
+    """
+    if not check.size_matches:
+        raise GeometryMismatchError("; ".join(check.differences()))
+    if check.ok or force:
+        return
+    differences = "; ".join(check.differences())
+    if check.gross:
+        raise GeometryMismatchError(
+            f"not drawn on {check.reference}: {differences}. That is far more than the rounding of a .tag "
+            "header: the reference is another scan (another patient's or another series' image); "
+            "give the image this tag was drawn on"
+        )
+    raise GeometryMismatchError(
+        f"not on the grid of {check.reference}: {differences} (--force puts it on that grid anyway)"
+    )
+
+
+def check(
+    tag: str | os.PathLike[str], reference: ReferenceSpec = "auto", tolerance: Tolerance = DEFAULT_TOLERANCE
+) -> GeometryCheck:
+    """Compare the grid of the tag at ``tag`` with that of its reference image.
+
+    ``reference`` is ``"auto"`` (the image beside the tag: ``name.dcm`` for
+    ``name.dcm.tag``; ``name`` -- a file or a DICOM series folder -- or
+    ``name.dcm`` for ``name.tag``), or the path of an image file or a DICOM
+    series folder. Raises ReferenceImageError when there is no usable reference.
+    """
+    tag_path = Path(tag)
+    header = read_header(tag_path)
+    path = resolve_reference(tag_path, reference)
+    if path is None:
+        raise ReferenceImageError("check needs a reference image (auto, or a path), not none")
+    return compare(header, Reference.open(path, header.size[2]), tolerance)

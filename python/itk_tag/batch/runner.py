@@ -1,0 +1,360 @@
+"""Running one job per file: the files in, the jobs in this process or in workers, the report.
+
+Interrupts (SIGINT: Ctrl-C, which reaches the parent and its workers;
+SIGTERM: ``timeout``, job schedulers, ``kill``) are handled the same with any
+``jobs``: the first one stops handing out work and ends the jobs that run --
+each job unwinds, so its output's temporary file is removed (see
+:mod:`.writers`) -- then :class:`~itk_tag.errors.RunInterrupted` is raised.
+Signals after the first do nothing, so a second Ctrl-C cannot hang or break
+the shutdown. Workers are spawned, not forked (a fork of a process whose ITK
+thread pool runs can deadlock), by ``concurrent.futures``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Callable, Optional, TypeVar
+
+from ..errors import RunInterrupted, UsageError
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_GRACE = 30.0
+"""Seconds the jobs running at an interrupt get to unwind before their workers are killed."""
+
+
+def existing_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Return the inputs as paths; UsageError when there is none or one does not exist."""
+    sources = [Path(p) for p in inputs]
+    if not sources:
+        raise UsageError("no input given")
+    for source in sources:
+        if not source.exists():
+            raise UsageError(f"{source}: no such file or folder")
+    return sources
+
+
+def _walk(folder: Path, accept: Callable[[Path], bool], skip: Path | None) -> Iterator[Path]:
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        folders[:] = sorted(
+            f for f in folders if not f.startswith(".") and (skip is None or (here / f).resolve() != skip)
+        )
+        for name in sorted(files):
+            # Hidden files: our temporary files, macOS "._name" companions.
+            if not name.startswith(".") and accept(here / name):
+                yield here / name
+
+
+def input_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    accept: Callable[[Path], bool],
+    wanted: str = ".tag files",
+    skip: Path | None = None,
+) -> list[tuple[Path, Path]]:
+    """Find the files a run reads: (file, its folder relative to the input folder it was found in).
+
+    A file input is taken as it is; a folder is searched recursively, in name
+    order, for the files ``accept`` takes, hidden files and the folder ``skip``
+    (the output) left out. Each file comes once. Raises UsageError when an
+    input does not exist or nothing is found (``wanted`` names what was looked for).
+    """
+    sources = existing_inputs(inputs)
+    found: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for source in sources:
+        files = (
+            [(f, f.parent.relative_to(source)) for f in _walk(source, accept, skip)]
+            if source.is_dir()
+            else [(source, Path())]
+        )
+        for file, relative in files:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                found.append((file, relative))
+    if not found:
+        raise UsageError(f"no {wanted} found in {', '.join(map(str, sources))}")
+    return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file: ``written``/``measured``, ``skipped`` (the output exists) or ``failed``."""
+
+    source: Path
+    destination: Path
+    status: str
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        """``path: reason`` -- the reason alone when it already names the file."""
+        if str(self.source) in self.reason:
+            return self.reason
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class Report:
+    """The outcomes of a :func:`itk_tag.convert` run."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    done: str = "written"
+    """The status of a job that did its work."""
+    total: int = 0
+    """How many files the run was given (0: as many as there are outcomes)."""
+    interrupted: int = 0
+    """The signal that stopped the run (0: it ran to its end)."""
+
+    def count(self, status: str) -> int:
+        """How many jobs ended with ``status``."""
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        """The jobs that failed."""
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no job failed and the run was not interrupted (skipped outputs are not failures)."""
+        return not self.failed and not self.interrupted
+
+    @property
+    def not_done(self) -> int:
+        """How many files an interrupt left untouched."""
+        return max(self.total - len(self.outcomes), 0)
+
+    def summary(self) -> str:
+        """``N written, N skipped (output exists), N failed`` (``measured`` for :func:`itk_tag.measure`).
+
+        After an interrupt: ``, N not done (interrupted)``, last.
+        """
+        counts = Counter(outcome.status for outcome in self.outcomes)
+        skipped = ""
+        if counts["skipped"]:
+            skipped = f", {counts['skipped']} skipped (output exists; --overwrite replaces)"
+        text = f"{counts[self.done]} {self.done}{skipped}, {counts['failed']} failed{self.details()}"
+        return f"{text}, {self.not_done} not done (interrupted)" if self.interrupted else text
+
+    def details(self) -> str:
+        """What a kind of run adds to its summary's counts (nothing here)."""
+        return ""
+
+
+class _JobInterrupted(BaseException):
+    """Raised in a running job by the first signal; a BaseException: no ``except Exception`` takes it."""
+
+
+class _Stop:
+    """The interrupt state of a process: the first signal, and whether a run or a job is under way."""
+
+    def __init__(self) -> None:
+        self.signal = 0
+        self.running = False
+        self.in_job = False
+
+    def handle(self, number: int, _frame: Optional[FrameType]) -> None:
+        if self.signal:
+            return  # later signals: the shutdown under way must not be broken
+        self.signal = number
+        if not self.running:
+            raise RunInterrupted(number)  # before or after a run: stop where the process is
+        if self.in_job:
+            self.in_job = False  # raise once: the job's cleanup must not be interrupted in turn
+            raise _JobInterrupted
+
+    def perform(self, job: Callable[[Task], Result], task: Task) -> Optional[Result]:
+        """``job(task)``, or None when the job was not run or was ended by an interrupt."""
+        result = None
+        try:
+            if not self.signal:
+                self.in_job = True
+                result = job(task)
+                self.in_job = False
+        except _JobInterrupted:
+            pass
+        finally:
+            self.in_job = False
+        return result
+
+
+_STOP = _Stop()
+
+
+def handle_signals() -> None:
+    """Handle SIGINT and SIGTERM the runner's way for the life of this process (the command line's choice).
+
+    The first one raises RunInterrupted where the process is, or, during a
+    run, stops it as :func:`run` says; later ones are ignored, so that the
+    run's shutdown and its last line are not broken. Main thread only.
+    """
+    for number in SIGNALS:
+        signal.signal(number, _STOP.handle)
+
+
+@contextmanager
+def _handling_signals() -> Iterator[None]:
+    """Route SIGINT and SIGTERM to this process' :class:`_Stop` while a run lasts (main thread only)."""
+    _STOP.signal = 0
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set there; the caller's own handling stays
+        return
+    previous = {number: signal.getsignal(number) for number in SIGNALS}
+    handle_signals()
+    _STOP.running = True
+    try:
+        yield
+    finally:
+        _STOP.running = False
+        for number, handler in previous.items():
+            if handler != _STOP.handle:  # the command line's stay for good
+                signal.signal(number, handler)
+
+
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    # A worker spawned now inherits the blocked signals through exec, and so
+    # cannot be killed by a Ctrl-C before its handlers are set (_start_worker).
+    if not hasattr(signal, "pthread_sigmask"):
+        yield  # Windows: no signal masks
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_worker() -> None:
+    _STOP.running = True  # a worker's life is the run's
+    handle_signals()
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def _perform(job: Callable[[Task], Result], task: Task) -> Optional[Result]:
+    return _STOP.perform(job, task)
+
+
+def _in_process(job: Callable[[Task], Result], tasks: Iterable[Task]) -> Iterator[Optional[Result]]:
+    for task in tasks:
+        if _STOP.signal:
+            return
+        yield _STOP.perform(job, task)
+
+
+def _end(pool: ProcessPoolExecutor, running: set[Future[Any]]) -> Iterator[Optional[Result]]:
+    """After an interrupt: end the running jobs, wait for them (bounded), and yield what they did."""
+    for future in running:
+        future.cancel()  # those not started yet
+    if os.name == "posix":
+        # The workers may not have had the signal (kill PID, a scheduler): pass it on.
+        for worker in multiprocessing.active_children():
+            try:
+                os.kill(worker.pid, signal.SIGTERM)  # type: ignore[arg-type]
+            except ProcessLookupError:
+                pass
+    done, stuck = wait(running, timeout=_GRACE)
+    for future in done:
+        if not future.cancelled() and future.exception() is None:
+            yield future.result()
+    if stuck:
+        for worker in multiprocessing.active_children():
+            worker.kill()
+
+
+def _in_workers(
+    job: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
+) -> Iterator[Optional[Result]]:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+    )
+    queue = iter(tasks)
+    running: set[Future[Optional[Result]]] = set()
+
+    def submit(count: int) -> None:
+        for task in itertools.islice(queue, count):
+            with _signals_blocked():
+                running.add(pool.submit(_perform, job, task))
+
+    try:
+        # A bounded window of submitted tasks keeps memory flat for long runs
+        # and leaves little to cancel when the run is stopped.
+        submit(2 * jobs)
+        while running and not _STOP.signal:
+            # A timeout, so that a signal (whose handler only takes note) is seen soon.
+            done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result() if not _STOP.signal or future.exception() is None else None
+                yield result
+            if not _STOP.signal:
+                submit(len(done))
+        if _STOP.signal:
+            yield from _end(pool, running)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run(
+    job: Callable[[Task], Result],
+    tasks: Sequence[Task],
+    jobs: int = 1,
+    progress: bool | None = None,
+    description: str = "",
+) -> Iterator[Result]:
+    """Yield ``job(task)`` for every task, in the order they finish.
+
+    ``job`` must report a failing task in its result rather than raise: a
+    raising task stops the run. ``jobs`` > 1 runs tasks in that many worker
+    processes (``job`` and tasks must be picklable). ``progress`` shows a bar
+    with an ETA on stderr; by default only when stderr is a terminal.
+
+    On SIGINT or SIGTERM, no task is handed out any more, the running ones are
+    ended (their results are yielded when they had finished), and
+    RunInterrupted is raised (with ``report`` None: the caller sets it).
+    """
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with _handling_signals():
+        results = _in_process(job, tasks) if jobs == 1 or len(tasks) <= 1 else _in_workers(job, tasks, jobs)
+        with tqdm(total=len(tasks), disable=not show, desc=description, unit="file", file=sys.stderr) as bar:
+            for result in results:
+                if result is not None:
+                    bar.update(1)
+                    yield result
+        if _STOP.signal:
+            raise RunInterrupted(_STOP.signal)
+
+
+def note(message: str) -> None:
+    """Print a line on stderr without breaking a progress bar that is showing."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def tally(report: Report, results: Iterator[Any], record: Callable[[Any], None]) -> None:
+    """Pass every result of :func:`run` to ``record``; on an interrupt, put the report in the exception."""
+    try:
+        for result in results:
+            record(result)
+    except RunInterrupted as interrupted:
+        report.interrupted = interrupted.signal
+        interrupted.report = report
+        raise
