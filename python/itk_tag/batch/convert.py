@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..errors import OutputExistsError, OutputOutdatedError, UsageError, itk_reason, reason_of
-from ..header import TagHeader, read_header
+from ..format import TagHeader, read_header
 from ..hosts.image_buffer import read_voxels
 from ..hosts.itk_paths import itk_path
 from . import runner, writers

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from ..errors import GeometryMismatchError, ReferenceImageError, itk_reason
-from ..header import TagHeader, read_header
+from ..format import TagHeader, read_header
 
 if TYPE_CHECKING:
     import pydicom
