@@ -78,28 +78,20 @@ def _tolerance_options() -> argparse.ArgumentParser:
     default = Tolerance()
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("geometry tolerances (tag vs reference image)")
-    group.add_argument(
-        "--origin-tolerance",
-        type=_non_negative_float,
-        default=default.origin,
-        metavar="MM",
-        help="largest distance between the tag's and the reference's slice positions, "
-        f"in mm (default {default.origin:g})",
+    tolerances = (
+        ("origin", "MM", "largest distance between the tag's and the reference's slice positions, in mm"),
+        ("direction", "X", "largest difference of a row/column direction component"),
+        ("spacing", "REL", "largest relative difference of the in-plane pixel spacing"),
     )
-    group.add_argument(
-        "--direction-tolerance",
-        type=_non_negative_float,
-        default=default.direction,
-        metavar="X",
-        help=f"largest difference of a row/column direction component (default {default.direction:g})",
-    )
-    group.add_argument(
-        "--spacing-tolerance",
-        type=_non_negative_float,
-        default=default.spacing,
-        metavar="REL",
-        help=f"largest relative difference of the in-plane pixel spacing (default {default.spacing:g})",
-    )
+    for name, unit, meaning in tolerances:
+        value = getattr(default, name)
+        group.add_argument(
+            f"--{name}-tolerance",
+            type=_non_negative_float,
+            default=value,
+            metavar=unit,
+            help=f"{meaning} (default {value:g})",
+        )
     return options
 
 
@@ -126,6 +118,15 @@ def _reporting_os_errors(command: Callable[[argparse.Namespace], int]) -> Callab
             return EXIT_FAILED
 
     return run
+
+
+def _command(
+    group: Any, run: Callable[[argparse.Namespace], int], name: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A sub-command of ``group`` that runs ``run`` and prints its own usage on a usage error."""
+    parser = group.add_parser(name, **kwargs)
+    parser.set_defaults(run=run, command_parser=parser)
+    return parser
 
 
 def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
@@ -181,7 +182,9 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
     home.add_argument(
         "home", nargs="?", metavar="SLICER_HOME", help="the Slicer installation (default: $SLICER_HOME)"
     )
-    installed = actions.add_parser(
+    installed = _command(
+        actions,
+        _slicer_install,
         "install",
         parents=[home],
         help="copy the plugin into SLICER_HOME/lib/Slicer-X.Y/ITKFactories",
@@ -194,16 +197,18 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
     installed.add_argument(
         "--force", action="store_true", help="install even when the plugin cannot serve that Slicer"
     )
-    installed.set_defaults(run=_slicer_install, command_parser=installed)
-    removed = actions.add_parser(
+    _command(
+        actions,
+        _slicer_uninstall,
         "uninstall",
         parents=[home],
         help="remove the plugin from Slicer's ITKFactories folder",
         description="Remove what itk-tag slicer install put into Slicer's ITKFactories folder "
         "(libIOTagPlugin.so, itk-tag-builds/); other files there are never touched.",
     )
-    removed.set_defaults(run=_slicer_uninstall, command_parser=removed)
-    checked = actions.add_parser(
+    checked = _command(
+        actions,
+        _slicer_status,
         "status",
         parents=[home],
         help="report Slicer's version, ITK, libstdc++ ABI and namespace, and whether the plugin serves it",
@@ -213,7 +218,6 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
         "itk-tag's plugin is installed and serves it, 1 otherwise, 2 not a Slicer installation.",
     )
     checked.add_argument("--json", action="store_true", help="print the status as one JSON object")
-    checked.set_defaults(run=_slicer_status, command_parser=checked)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -347,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tolerances = _tolerance_options()
 
-    described = commands.add_parser(
+    described = _command(
+        commands,
+        _info,
         "info",
         help="describe tag files: header, geometry, labels with voxel counts, areas, volumes",
         description="Print each tag file's header keywords, size, pixel type, spacing, origin, "
@@ -361,10 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object per file, one per line (JSON Lines)"
     )
     described.add_argument("--labels", metavar="SPEC", help=LABELS_HELP)
-    described.set_defaults(run=_info, command_parser=described)
 
     batch_options = _batch_arguments()
-    converted = commands.add_parser(
+    converted = _command(
+        commands,
+        _convert,
         "convert",
         parents=[batch_options, tolerances],
         help="convert tag files to .nrrd/.seg.nrrd/.nii.gz/.mha/DICOM SEG, or label images to .tag",
@@ -415,9 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help=f"Series Description of the DICOM SEG (default {SEG_SERIES_DESCRIPTION!r})",
     )
-    converted.set_defaults(run=_convert, command_parser=converted)
 
-    measured = commands.add_parser(
+    measured = _command(
+        commands,
+        _measure,
         "measure",
         parents=[batch_options, tolerances],
         help="body composition: per tag and label, voxels, area (cm²), volume (cm³), HU statistics",
@@ -442,9 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
         "folder or image for every tag; a reference whose grid differs is reported and the file skipped. "
         "'none' (default): areas only, from the tag's own spacing",
     )
-    measured.set_defaults(run=_measure, command_parser=measured)
 
-    checked = commands.add_parser(
+    checked = _command(
+        commands,
+        _check,
         "check",
         parents=[tolerances],
         help="compare a tag's geometry with its DICOM's",
@@ -461,17 +470,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: found beside the tag, as with --reference auto)",
     )
     checked.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
-    checked.set_defaults(run=_check, command_parser=checked)
 
-    plugin = commands.add_parser(
+    _command(
+        commands,
+        _plugin_path,
         "plugin-path",
         help="print the folder to put on ITK_AUTOLOAD_PATH",
         description="Print the folder holding the itk-tag ITK plugin, for ITK programs that load "
         "ITK_AUTOLOAD_PATH (C++ tools, SimpleITK, plastimatch); one folder serves them all.",
     )
-    plugin.set_defaults(run=_plugin_path, command_parser=plugin)
 
-    doctor = commands.add_parser(
+    doctor = _command(
+        commands,
+        _doctor,
         "doctor",
         help="say what this Python has and whether SimpleITK, ITK Python and itk-tag read .tag files",
         description="Report the itk and SimpleITK versions found, their ITK versions and libstdc++ ABIs, the "
@@ -481,7 +492,6 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when every host found reads the sample, 1 otherwise.",
     )
     doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    doctor.set_defaults(run=_doctor, command_parser=doctor)
     _slicer_commands(commands)
     return parser
 

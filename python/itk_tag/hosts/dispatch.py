@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Optional
 
@@ -46,15 +47,6 @@ def is_wrapped(module: ModuleType, name: str) -> bool:
     return getattr(getattr(module, name, None), MARK, False)
 
 
-def _wrap(module: ModuleType, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = getattr(module, name, None)
-    if original is None or getattr(original, MARK, False):
-        return
-    wrapper = functools.wraps(original)(make(original))
-    setattr(wrapper, MARK, True)
-    setattr(module, name, wrapper)
-
-
 def _write(path: str, *image: Any) -> None:
     """``format.write_tag``, with an OSError raised as the RuntimeError the host's own writer raises."""
     from ..format import write_tag
@@ -65,8 +57,45 @@ def _write(path: str, *image: Any) -> None:
         raise RuntimeError(f'cannot write "{path}": {error.strerror or error}') from error
 
 
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name, default)
+@dataclass(frozen=True)
+class Signature:
+    """Where a host function takes the file name and the ImageIO, and which keywords it knows.
+
+    A call the Python path is not sure to understand (more arguments, another
+    keyword, an ImageIO of the host's own) goes to the original function.
+    """
+
+    file_name: str
+    image_io: tuple[int, str]
+    """Position (among the arguments after the image, for writers) and keyword."""
+    keywords: frozenset[str]
+    writes: bool = False
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _wrap(module: ModuleType, name: str, signature: Signature, handle: Callable[..., Any]) -> None:
+    """Replaces ``module.name`` with a wrapper that calls ``handle(path, args, kwargs)`` (readers) or
+    ``handle(image, path)`` (writers) for a ``.tag`` path, and the original function for anything else.
+    """
+    original = getattr(module, name, None)
+    if original is None or getattr(original, MARK, False):
+        return
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rest = args[1:] if signature.writes else args
+        path = tag_path(_argument(rest, kwargs, 0, signature.file_name))
+        image_io = _argument(rest, kwargs, *signature.image_io)
+        understood = len(rest) <= len(signature.keywords) and set(kwargs) <= signature.keywords
+        if path is None or image_io not in (None, "", "TagImageIO") or not understood or not args:
+            return original(*args, **kwargs)
+        return handle(args[0], path) if signature.writes else handle(path, rest, kwargs)
+
+    setattr(wrapper, MARK, True)
+    setattr(module, name, wrapper)
 
 
 # SimpleITK ------------------------------------------------------------------
@@ -112,32 +141,16 @@ def write_simpleitk(image: Any, path: str) -> None:
 def wrap_simpleitk(module: ModuleType) -> None:
     """Routes ``module.ReadImage`` / ``WriteImage`` of ``.tag`` paths to the pure layer (once)."""
 
-    def read(original: Callable[..., Any]) -> Callable[..., Any]:
-        def ReadImage(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - SimpleITK's name
-            path = tag_path(_argument(args, kwargs, 0, "fileName", None))
-            pixel = _argument(args, kwargs, 1, "outputPixelType", module.sitkUnknown)
-            image_io = _argument(args, kwargs, 2, "imageIO", "")
-            if path is None or image_io not in ("", "TagImageIO") or len(args) + len(kwargs) > 3:
-                return original(*args, **kwargs)
-            image = read_simpleitk(path)
-            return image if pixel == module.sitkUnknown else module.Cast(image, pixel)
+    def read(path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        image = read_simpleitk(path)
+        pixel = _argument(args, kwargs, 1, "outputPixelType")
+        return image if pixel in (None, module.sitkUnknown) else module.Cast(image, pixel)
 
-        return ReadImage
-
-    def write(original: Callable[..., Any]) -> Callable[..., Any]:
-        def WriteImage(image: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N802 - SimpleITK's name
-            path = tag_path(_argument(args, kwargs, 0, "fileName", None))
-            image_io = kwargs.get("imageIO", "")
-            if path is None or image_io not in ("", "TagImageIO") or not isinstance(image, module.Image):
-                return original(image, *args, **kwargs)
-            # useCompression / compressionLevel / compressor: a .tag has no compression.
-            write_simpleitk(image, path)
-            return None
-
-        return WriteImage
-
-    _wrap(module, "ReadImage", read)
-    _wrap(module, "WriteImage", write)
+    # useCompression, compressionLevel, compressor: a .tag has no compression.
+    written = frozenset({"fileName", "useCompression", "compressionLevel", "imageIO", "compressor"})
+    read_keywords = frozenset({"fileName", "outputPixelType", "imageIO"})
+    _wrap(module, "ReadImage", Signature("fileName", (2, "imageIO"), read_keywords), read)
+    _wrap(module, "WriteImage", Signature("fileName", (99, "imageIO"), written, writes=True), write_simpleitk)
 
 
 # ITK Python -----------------------------------------------------------------
@@ -166,13 +179,15 @@ def read_itk(path: str, pixel_type: Any = None) -> Any:
 
 
 def write_itk(image: Any, path: str) -> None:
-    """Writes a 2D or 3D scalar ``itk.Image`` of unsigned char / unsigned short to ``path``.
+    """Writes a 2D or 3D scalar ``itk.Image`` (or a filter's output) of unsigned char / unsigned short
+    to ``path``.
 
     Raises TagFileError for an image a ``.tag`` cannot hold.
     """
     import itk
     import numpy as np
 
+    image = itk.output(image)  # imwrite takes a filter too, and writes its output
     dictionary = image.GetMetaDataDictionary()
     metadata = {}
     for key in dictionary.GetKeys():
@@ -192,25 +207,10 @@ def write_itk(image: Any, path: str) -> None:
 def wrap_itk(module: ModuleType) -> None:
     """Routes ``module.imread`` / ``imwrite`` of ``.tag`` paths to the pure layer (once)."""
 
-    def read(original: Callable[..., Any]) -> Callable[..., Any]:
-        def imread(*args: Any, **kwargs: Any) -> Any:
-            path = tag_path(_argument(args, kwargs, 0, "filename", None))
-            unsupported = set(kwargs) - {"filename", "pixel_type", "fallback_only", "imageio"}
-            if path is None or len(args) > 3 or unsupported or _argument(args, kwargs, 3, "imageio", None):
-                return original(*args, **kwargs)
-            return read_itk(path, _argument(args, kwargs, 1, "pixel_type", None))
+    def read(path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return read_itk(path, _argument(args, kwargs, 1, "pixel_type"))
 
-        return imread
-
-    def write(original: Callable[..., Any]) -> Callable[..., Any]:
-        def imwrite(image: Any, *args: Any, **kwargs: Any) -> None:
-            path = tag_path(_argument(args, kwargs, 0, "filename", None))
-            if path is None or _argument(args, kwargs, 2, "imageio", None) is not None:
-                return original(image, *args, **kwargs)
-            write_itk(image, path)
-            return None
-
-        return imwrite
-
-    _wrap(module, "imread", read)
-    _wrap(module, "imwrite", write)
+    read_keywords = frozenset({"filename", "pixel_type", "fallback_only", "imageio"})
+    written = frozenset({"filename", "compression", "imageio"})  # a .tag has no compression
+    _wrap(module, "imread", Signature("filename", (3, "imageio"), read_keywords), read)
+    _wrap(module, "imwrite", Signature("filename", (2, "imageio"), written, writes=True), write_itk)

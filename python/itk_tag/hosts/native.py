@@ -51,36 +51,28 @@ def plugin_library(abi: str, namespace: str = "itk") -> Path:
     return _installed(PLUGIN_ROOT / BUILDS_FOLDER / f"{abi}-{namespace}" / BUILD_FILE_NAME)
 
 
+_P = ctypes.POINTER(ctypes.c_void_p)
+# The C interface of a build (src/itkTagImageIO/itkTagCAPI.cxx): result type and argument types.
+_BUILD_FUNCTIONS = {
+    "itk_tag_create_factory": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]),
+    "itk_tag_read_header": (ctypes.c_int, [ctypes.c_char_p, _P, _P]),
+    "itk_tag_read_voxels": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_uint64, _P]),
+    "itk_tag_parse_header": (
+        ctypes.c_int,
+        [ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p, _P, _P],
+    ),
+    "itk_tag_free": (None, [ctypes.c_void_p]),
+}
+
+
 @functools.cache
 def load(abi: str = "new") -> ctypes.CDLL:
     """Loads the plugin library for ``abi`` once and declares its C functions."""
     library = ctypes.CDLL(str(plugin_library(abi)))
-    library.itk_tag_create_factory.restype = ctypes.c_void_p
-    library.itk_tag_create_factory.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    library.itk_tag_read_header.restype = ctypes.c_int
-    library.itk_tag_read_header.argtypes = [
-        ctypes.c_char_p,
-        ctypes.POINTER(ctypes.c_void_p),
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    library.itk_tag_read_voxels.restype = ctypes.c_int
-    library.itk_tag_read_voxels.argtypes = [
-        ctypes.c_char_p,
-        ctypes.c_void_p,
-        ctypes.c_uint64,
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    library.itk_tag_parse_header.restype = ctypes.c_int
-    library.itk_tag_parse_header.argtypes = [
-        ctypes.c_char_p,
-        ctypes.c_uint64,
-        ctypes.c_uint64,
-        ctypes.c_char_p,
-        ctypes.POINTER(ctypes.c_void_p),
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    library.itk_tag_free.restype = None
-    library.itk_tag_free.argtypes = [ctypes.c_void_p]
+    for name, (result, arguments) in _BUILD_FUNCTIONS.items():
+        function = getattr(library, name)
+        function.restype = result
+        function.argtypes = arguments
     return library
 
 
