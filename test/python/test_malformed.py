@@ -362,8 +362,9 @@ CLI_COMMANDS = {
 }
 
 CLI_FOLDER_PROBLEMS = {
-    # convert takes folders and searches them for tags (into an output folder).
+    # convert and info take folders and search them for tags (convert into an output folder).
     "convert": "no .tag files found in",
+    "info": "no .tag files found in",
 }
 """What a command says about a folder named like a tag, where it differs."""
 
