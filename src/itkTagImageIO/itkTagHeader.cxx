@@ -483,7 +483,10 @@ TagHeader::FromFileStart(const char * bytes, SizeValueType length, SizeValueType
   }
   // Only the first MaximumHeaderSize bytes can hold a header: whatever more a
   // caller read changes no decision (the same bytes FileLooksLikeTagHeader sees).
-  length = std::min(length, MaximumHeaderSize);
+  // (A copy: std::min takes references, and ITK 5.2 builds as C++14, where binding
+  // one to the static member needs a definition the header does not give.)
+  const SizeValueType maximumHeaderSize = MaximumHeaderSize;
+  length = std::min(length, maximumHeaderSize);
   static const char mniMagic[] = "MNI Tag Point File";
   if (length >= sizeof(mniMagic) - 1 && std::memcmp(bytes, mniMagic, sizeof(mniMagic) - 1) == 0)
   {
@@ -533,7 +536,8 @@ TagHeader::Read(const std::string & fileName)
   // Read in small steps: real headers are a few hundred bytes, so reading the
   // whole cap (or the whole file) would waste I/O on every open.
   constexpr SizeValueType step = 4096;
-  const SizeValueType     limit = std::min(fileSize, MaximumHeaderSize);
+  const SizeValueType     maximumHeaderSize = MaximumHeaderSize; // a copy for std::min (see FromFileStart)
+  const SizeValueType     limit = std::min(fileSize, maximumHeaderSize);
   std::vector<char>       bytes;
   bool                    found = false;
   while (!found && bytes.size() < limit)
