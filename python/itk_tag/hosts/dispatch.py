@@ -42,11 +42,6 @@ def tag_path(file_name: object) -> Optional[str]:
     return path
 
 
-def is_wrapped(module: ModuleType, name: str) -> bool:
-    """True when ``module.name`` is one of our wrappers."""
-    return getattr(getattr(module, name, None), MARK, False)
-
-
 def _write(path: str, *image: Any) -> None:
     """``format.write_tag``, with an OSError raised as the RuntimeError the host's own writer raises."""
     from ..format import write_tag

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import importlib.abc
 
 from . import dispatch, plugins
-from .plugins import Verdict
 
 EXTENSION_MODULE = "SimpleITK._SimpleITK"
 AUTOLOAD_VARIABLE = "ITK_AUTOLOAD_PATH"
@@ -44,8 +43,6 @@ class ItkTagWarning(UserWarning):
     """itk-tag could not make a host read .tag files (kept for code that filters it)."""
 
 
-simpleitk_verdict: Optional[Verdict] = None
-"""Which build served SimpleITK's ITK when its extension loaded in this process (None: not seen)."""
 failure: Optional[str] = None
 """Why a host got no ``.tag`` path in this process, if it got none (``itk-tag doctor`` reports it)."""
 
@@ -134,7 +131,6 @@ class HostFinder:
         self, fullname: str, path: Optional[Sequence[str]], target: Optional[ModuleType] = None
     ) -> Optional[importlib.machinery.ModuleSpec]:
         """The spec the path finder gives, its loader wrapped for the three names above."""
-        global simpleitk_verdict
         if fullname not in _FINISH and fullname != EXTENSION_MODULE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
@@ -143,8 +139,7 @@ class HostFinder:
         if fullname in _FINISH:
             spec.loader = _FinishingLoader(spec.loader, _FINISH[fullname])  # type: ignore[assignment]
         elif spec.origin is not None:
-            simpleitk_verdict = plugins.served_build(spec.origin)
-            if simpleitk_verdict.build is not None:
+            if plugins.served_build(spec.origin).build is not None:
                 folder = plugins.plugin_path()
                 spec.loader = _AutoloadingLoader(spec.loader, folder)  # type: ignore[assignment]
         return spec
