@@ -176,6 +176,9 @@ def test_label_files_json_and_csv(tmp_path: Path) -> None:
 
 
 def test_bad_label_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "one-row.csv").write_text("1;muscle\n")  # read as a header row: no label at all
+    with pytest.raises(ValueError, match="one-row.csv: no label rows"):
+        itk_tag.convert(DATA, tmp_path / "out", labels=tmp_path / "one-row.csv")
     (tmp_path / "labels.csv").write_text("value,name\none,liver\n")
     with pytest.raises(ValueError, match="labels.csv:2: label value 'one' is not an integer"):
         itk_tag.convert(DATA, tmp_path / "out", labels=tmp_path / "labels.csv")

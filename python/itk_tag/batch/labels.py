@@ -133,6 +133,10 @@ def _from_csv(path: Path) -> LabelTable:
             value = parse_value(cells[0], where)
             color = parse_color(cells[2], where) if len(cells) > 2 and cells[2] else default_color(value)
             labels[value] = Label(cells[1], color)
+    if not labels:
+        # A lone "1;muscle" (a semicolon-separated export) would otherwise pass as a header row.
+        expected = "expected value,name[,#RRGGBB] after an optional header row"
+        raise LabelsError(f"{path}: no label rows: {expected}")
     return LabelTable(labels)
 
 
