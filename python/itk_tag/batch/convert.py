@@ -203,6 +203,12 @@ def _convert(job: Job, options: ConvertOptions) -> GeometryCheck | None:
     return mask.check
 
 
+def convert_failure(task: tuple[Job, ConvertOptions], reason: str) -> Outcome:
+    """The outcome of a job that failed for ``reason`` (its worker process died on it)."""
+    job, _ = task
+    return Outcome(job.source, job.destination, "failed", reason)
+
+
 def convert_job(task: tuple[Job, ConvertOptions]) -> Outcome:
     """Run one job and report its outcome; never raise (a failing file must not stop the batch)."""
     job, options = task
@@ -337,6 +343,11 @@ def convert(
     for job, problem in problems.items():
         record(Outcome(job.source, job.destination, "failed", problem))
     runnable = [(job, options) for job in planned if job not in problems]
-    results = runner.run(convert_job, runnable, options.jobs, options.progress, "convert")
-    runner.tally(report, results, record)
+    results = runner.run(convert_job, runnable, convert_failure, options.jobs, options.progress, "convert")
+    try:
+        runner.tally(report, results, record)
+    finally:
+        # A worker process that died (see runner.run) left its temporary file.
+        for folder in {outcome.destination.parent for outcome in report.failed}:
+            writers.sweep(folder)
     return report

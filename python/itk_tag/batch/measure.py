@@ -224,14 +224,21 @@ def measure_file(
     return _measure(Path(path), options)[0]
 
 
+def measure_failure(
+    task: tuple[int, Path, MeasureOptions], reason: str
+) -> tuple[int, Outcome, list[dict[str, Any]]]:
+    """The outcome and the row of a file that failed for ``reason``."""
+    index, path, _ = task
+    return index, Outcome(path, Path(), "failed", reason), [_file_row(path, "failed", reason)]
+
+
 def measure_job(task: tuple[int, Path, MeasureOptions]) -> tuple[int, Outcome, list[dict[str, Any]]]:
     """Measure one file of a batch; never raise: a failing file gets a failed row, the batch goes on."""
     index, path, options = task
     try:
         rows, notes, missing = _measure(path, options)
     except Exception as error:  # noqa: BLE001 - any failure is this file's, reported and counted
-        reason = reason_of(error)
-        return index, Outcome(path, Path(), "failed", reason), [_file_row(path, "failed", reason)]
+        return measure_failure(task, reason_of(error))
     return index, Outcome(path, Path(), "measured", missing, tuple(notes)), rows
 
 
@@ -391,7 +398,9 @@ def measure(
 
     try:
         runner.tally(
-            measurements, runner.run(measure_job, tasks, options.jobs, options.progress, "measure"), record
+            measurements,
+            runner.run(measure_job, tasks, measure_failure, options.jobs, options.progress, "measure"),
+            record,
         )
     finally:
         measurements.outcomes = [outcomes[index] for index in sorted(outcomes)]

@@ -7,20 +7,21 @@ each job unwinds, so its output's temporary file is removed (see
 :mod:`.writers`) -- then :class:`~itk_tag.errors.RunInterrupted` is raised.
 Signals after the first do nothing, so a second Ctrl-C cannot hang or break
 the shutdown. Workers are spawned, not forked (a fork of a process whose ITK
-thread pool runs can deadlock), by ``concurrent.futures``.
+thread pool runs can deadlock), by ``concurrent.futures``; a worker that dies
+does not end the run (see :func:`run`).
 """
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,10 @@ Task = TypeVar("Task")
 Result = TypeVar("Result")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_CHUNK = 8
+"""The most tasks a worker is handed at a time (see :func:`chunk_size`)."""
+_DEATHS = 3
+"""Workers dying on this many files in a row end a run (the rest are failed, not run)."""
 _GRACE = 30.0
 """Seconds the jobs running at an interrupt get to unwind before their workers are killed."""
 
@@ -247,8 +252,27 @@ def _start_worker() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
-def _perform(job: Callable[[Task], Result], task: Task) -> Optional[Result]:
-    return _STOP.perform(job, task)
+def _perform_all(job: Callable[[Task], Result], tasks: Sequence[Task]) -> list[Result]:
+    """A worker's share: ``job`` on each task until a signal; the results of those that ran."""
+    results = []
+    for task in tasks:
+        result = _STOP.perform(job, task)
+        if result is None:
+            break
+        results.append(result)
+    return results
+
+
+def chunk_size(tasks: int, jobs: int) -> int:
+    """How many tasks a worker gets at a time.
+
+    One task per round trip costs the parent and the workers a pickled task
+    and result and two wake-ups per file, which for 10 ms conversions was a
+    quarter of the CPU (bench/RESULTS.md, run G); a few per round trip make
+    that small, and a cap keeps the last chunks short, so that workers end
+    together, and the progress bar moving.
+    """
+    return max(1, min(_CHUNK, tasks // (jobs * 8)))
 
 
 def _in_process(job: Callable[[Task], Result], tasks: Iterable[Task]) -> Iterator[Optional[Result]]:
@@ -258,7 +282,13 @@ def _in_process(job: Callable[[Task], Result], tasks: Iterable[Task]) -> Iterato
         yield _STOP.perform(job, task)
 
 
-def _end(pool: ProcessPoolExecutor, running: set[Future[Any]]) -> Iterator[Optional[Result]]:
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+    )
+
+
+def _end(running: Iterable[Future[list[Result]]]) -> Iterator[Result]:
     """After an interrupt: end the running jobs, wait for them (bounded), and yield what they did."""
     for future in running:
         future.cancel()  # those not started yet
@@ -272,47 +302,131 @@ def _end(pool: ProcessPoolExecutor, running: set[Future[Any]]) -> Iterator[Optio
     done, stuck = wait(running, timeout=_GRACE)
     for future in done:
         if not future.cancelled() and future.exception() is None:
-            yield future.result()
+            yield from future.result()
     if stuck:
         for worker in multiprocessing.active_children():
             worker.kill()
 
 
-def _in_workers(
-    job: Callable[[Task], Result], tasks: Iterable[Task], jobs: int
-) -> Iterator[Optional[Result]]:
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
-    )
-    queue = iter(tasks)
-    running: set[Future[Optional[Result]]] = set()
+def _in_pool(
+    job: Callable[[Task], Result], chunks: deque[Sequence[Task]], jobs: int
+) -> Generator[Result, None, list[Task]]:
+    """Run ``chunks`` in a pool of ``jobs`` workers until they are done, a signal, or a worker dies.
+
+    Returns the tasks whose results were lost when a worker died (killed, or
+    crashed by a file) and took the pool down with it: [] when none did.
+    """
+    pool = _pool(jobs)
+    running: dict[Future[list[Result]], Sequence[Task]] = {}
+    lost: list[Task] = []
 
     def submit(count: int) -> None:
-        for task in itertools.islice(queue, count):
+        for _ in range(min(count, len(chunks))):
+            chunk = chunks.popleft()
             with _signals_blocked():
-                running.add(pool.submit(_perform, job, task))
+                running[pool.submit(_perform_all, job, chunk)] = chunk
 
     try:
-        # A bounded window of submitted tasks keeps memory flat for long runs
+        # A bounded window of submitted chunks keeps memory flat for long runs
         # and leaves little to cancel when the run is stopped.
         submit(2 * jobs)
-        while running and not _STOP.signal:
+        while running and not _STOP.signal and not lost:
             # A timeout, so that a signal (whose handler only takes note) is seen soon.
-            done, running = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
+                # Every chunk handed out fails with the pool, soon: wait for them all.
+                done, _ = wait(running, timeout=_GRACE)
             for future in done:
-                result = future.result() if not _STOP.signal or future.exception() is None else None
-                yield result
-            if not _STOP.signal:
+                chunk = running.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    lost.extend(chunk)
+                elif not _STOP.signal or future.exception() is None:
+                    yield from future.result()
+            if lost:
+                lost.extend(task for chunk in running.values() for task in chunk)
+            elif not _STOP.signal:
                 submit(len(done))
         if _STOP.signal:
-            yield from _end(pool, running)
+            yield from _end(running)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    return lost
+
+
+def _death(worker: Optional[multiprocessing.process.BaseProcess]) -> str:
+    """How a worker process ended, for a report: the signal that killed it, when known."""
+    code = worker.exitcode if worker is not None else None
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return "ended abruptly" if code is None else f"ended with status {code}"
+
+
+def _alone(
+    job: Callable[[Task], Result], tasks: deque[Task], failure: Callable[[Task, str], Result]
+) -> Generator[Result, None, bool]:
+    """Run ``tasks`` one at a time in one worker: a task whose worker dies is the one that kills it.
+
+    Such a task becomes ``failure(task, reason)``, and the next one gets a new
+    worker. Returns False when _DEATHS workers in a row died (every file
+    kills them: the rest would too), True otherwise.
+    """
+    deaths = 0
+    while tasks and not _STOP.signal:
+        pool = _pool(1)
+        worker = None
+        try:
+            while tasks and not _STOP.signal:
+                before = set(multiprocessing.active_children())
+                with _signals_blocked():
+                    future = pool.submit(_perform_all, job, [tasks[0]])
+                # The pool starts its worker on the first task.
+                worker = next(iter(set(multiprocessing.active_children()) - before), worker)
+                while not wait([future], timeout=0.2).done and not _STOP.signal:
+                    pass
+                if _STOP.signal:
+                    yield from _end([future])
+                    return True
+                task = tasks.popleft()
+                if not isinstance(future.exception(), BrokenProcessPool):
+                    deaths = 0
+                    yield from future.result()
+                    continue
+                if worker is not None:
+                    worker.join(_GRACE)
+                yield failure(task, f"the worker process working on it was {_death(worker)}")
+                deaths += 1
+                if deaths == _DEATHS:
+                    return False
+                break  # a new pool, for a new worker
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return True
+
+
+def _in_workers(
+    job: Callable[[Task], Result],
+    tasks: Sequence[Task],
+    jobs: int,
+    failure: Callable[[Task, str], Result],
+) -> Iterator[Result]:
+    size = chunk_size(len(tasks), jobs)
+    chunks = deque(tasks[start : start + size] for start in range(0, len(tasks), size))
+    while chunks and not _STOP.signal:
+        lost = deque((yield from _in_pool(job, chunks, jobs)))
+        if lost and not (yield from _alone(job, lost, failure)):
+            reason = f"not run: worker processes died on {_DEATHS} files in a row"
+            for task in [*lost, *(task for chunk in chunks for task in chunk)]:
+                yield failure(task, reason)
+            return
 
 
 def run(
     job: Callable[[Task], Result],
     tasks: Sequence[Task],
+    failure: Callable[[Task, str], Result],
     jobs: int = 1,
     progress: bool | None = None,
     description: str = "",
@@ -321,8 +435,17 @@ def run(
 
     ``job`` must report a failing task in its result rather than raise: a
     raising task stops the run. ``jobs`` > 1 runs tasks in that many worker
-    processes (``job`` and tasks must be picklable). ``progress`` shows a bar
-    with an ETA on stderr; by default only when stderr is a terminal.
+    processes (``job`` and tasks must be picklable), a few tasks to a worker at
+    a time (:func:`chunk_size`). ``progress`` shows a bar with an ETA on
+    stderr; by default only when stderr is a terminal.
+
+    A worker that dies (a crash in a library on some file, the kernel's
+    out-of-memory killer, ``kill -9``) takes the tasks it and the other workers
+    held with it; those are run again, one at a time in a worker of their own,
+    and a task whose worker dies again is ``failure(task, reason)``. A task
+    already done before the death is done again (a conversion then finds its
+    output, complete, and skips it). Workers dying on _DEATHS tasks in a row
+    end the run: the remaining tasks are failures, not run.
 
     On SIGINT or SIGTERM, no task is handed out any more, the running ones are
     ended (their results are yielded when they had finished), and
@@ -332,7 +455,11 @@ def run(
 
     show = sys.stderr.isatty() if progress is None else progress
     with _handling_signals():
-        results = _in_process(job, tasks) if jobs == 1 or len(tasks) <= 1 else _in_workers(job, tasks, jobs)
+        results = (
+            _in_process(job, tasks)
+            if jobs == 1 or len(tasks) <= 1
+            else _in_workers(job, tasks, jobs, failure)
+        )
         with tqdm(total=len(tasks), disable=not show, desc=description, unit="file", file=sys.stderr) as bar:
             for result in results:
                 if result is not None:
