@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
         "1 a file failed or (check) the grids differ or (slicer status) the plugin does not serve that "
         "Slicer, 2 usage error.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"itk-tag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     tolerances = _tolerance_options()
 

@@ -284,6 +284,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_version_is_the_installed_distribution_s() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"itk-tag {version('itk-tag')}"
+
+
 def test_help_documents_every_option() -> None:
     options = {
         "convert": ["--output", "--format", "--reference", "--labels", "--force", "--overwrite", "--jobs",

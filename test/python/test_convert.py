@@ -283,3 +283,19 @@ def test_usage_errors(tmp_path: Path) -> None:
         itk_tag.convert(DATA / "barbell2-10.tag", tmp_path / "one.nrrd", format="mha")
     with pytest.raises(ValueError, match="unknown format"):
         itk_tag.convert(DATA, tmp_path / "out", format="png")
+
+
+def test_the_folder_walk_finds_each_file_once_and_skips_the_output(tmp_path: Path) -> None:
+    from itk_tag.batch.runner import input_files
+
+    tags = tmp_path / "tags"
+    for name in ("a/x.tag", "b/y.tag", "out/old.tag"):
+        write_tag(tags / name, np.zeros((1, 4, 4), np.uint8))
+    (tags / "b" / "link.tag").symlink_to(tags / "a" / "x.tag")  # the same file again
+    (tags / "linked").symlink_to(tags / "a", target_is_directory=True)  # not entered
+    found = input_files(
+        [tags, tags / "a" / "x.tag"],
+        lambda path: path.suffix == ".tag",
+        skip=(tags / "out").resolve(),
+    )
+    assert found == [(tags / "a" / "x.tag", Path("a")), (tags / "b" / "y.tag", Path("b"))]
