@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import locale
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,16 @@ def body_labels(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
         y0, x0 = rng.integers(0, y // 2), rng.integers(0, x // 2)
         voxels[:, y0 : y0 + y // 3, x0 : x0 + x // 3] = value
     return voxels
+
+
+def write_cohort(root: Path, files: int, per_folder: int) -> Path:
+    """Write ``files`` tags of 256 x 256 body labels under ``root``, ``per_folder`` to a folder."""
+    for number in range(files):
+        folder = root / f"patient{number // per_folder:02d}"
+        write_tag(
+            folder / f"s{number:03d}.tag", body_labels((1, 256, 256), seed=number), (-50.0, -60.0, number)
+        )
+    return root
 
 
 def write_dicom_series(
@@ -141,3 +152,27 @@ def run_cli(
         timeout=timeout,
         env=env,
     )
+
+
+def start_cli(args: Sequence[str]) -> subprocess.Popen:
+    """Start ``itk-tag ARGS`` in its own process group (a terminal's foreground job), output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "itk_tag", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish_cli(process: subprocess.Popen, after: str, timeout: float = 90) -> tuple[int, str, str]:
+    """Wait for a :func:`start_cli` process (bounded); (status, out, err). A hang fails the test."""
+    import pytest
+
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"itk-tag {' '.join(process.args[3:])} hung after {after}")  # type: ignore[index]
+    return process.returncode, out, err

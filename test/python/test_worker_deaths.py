@@ -11,13 +11,12 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from itk_tag.batch import runner
-from tag_samples import body_labels, write_tag
+from tag_samples import finish_cli, start_cli, write_cohort
 
 FILES = 300
 POISONED = 37
@@ -26,13 +25,7 @@ POISONED = 37
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """300 tags of 256 x 256 in ten folders."""
-    root = tmp_path_factory.mktemp("cohort") / "tags"
-    for number in range(FILES):
-        folder = root / f"patient{number // 30:02d}"
-        write_tag(
-            folder / f"s{number:03d}.tag", body_labels((1, 256, 256), seed=number), (-50.0, -60.0, number)
-        )
-    return root
+    return write_cohort(tmp_path_factory.mktemp("cohort") / "tags", FILES, 30)
 
 
 def workers_of(pid: int) -> list[int]:
@@ -55,13 +48,7 @@ def workers_of(pid: int) -> list[int]:
 
 def kill_a_worker(args: list[str], started: Path) -> subprocess.CompletedProcess:
     """Run ``itk-tag ARGS``; once ``started`` exists, SIGKILL one of its workers; wait for the end."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "itk_tag", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_cli(args)
     deadline = time.monotonic() + 60
     killed = False
     while not killed and time.monotonic() < deadline and process.poll() is None:
@@ -70,14 +57,9 @@ def kill_a_worker(args: list[str], started: Path) -> subprocess.CompletedProcess
             os.kill(workers[0], signal.SIGKILL)
             killed = True
         time.sleep(0.002)
-    try:
-        out, err = process.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"itk-tag {' '.join(args)} hung after a worker was killed")
+    status, out, err = finish_cli(process, "a worker was killed", timeout=120)
     assert killed, "the run ended before a worker could be killed"
-    return subprocess.CompletedProcess(args, process.returncode, out, err)
+    return subprocess.CompletedProcess(args, status, out, err)
 
 
 def test_convert_goes_on_when_a_worker_is_killed(cohort: Path, tmp_path: Path) -> None:

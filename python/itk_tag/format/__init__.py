@@ -5,10 +5,39 @@ without the native plugin; test/python/test_conformance.py holds it to the C++
 implementation byte for byte.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import TagFileError
-from .header import TagHeader, looks_like_tag, parse_header, read_header
-from .reader import read_array, read_voxels_into
-from .writer import write_tag
+
+if TYPE_CHECKING:
+    from .header import TagHeader, looks_like_tag, parse_header, read_header
+    from .reader import read_array, read_voxels_into
+    from .writer import write_tag
+
+# Imported on first use: the package itk_tag, which the startup hook imports
+# with every `import SimpleITK`, needs only TagFileError here, and the rest
+# pulls in numpy (~100 ms).
+_LAZY = {
+    "TagHeader": "header",
+    "looks_like_tag": "header",
+    "parse_header": "header",
+    "read_header": "header",
+    "read_array": "reader",
+    "read_voxels_into": "reader",
+    "write_tag": "writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "TagFileError",
