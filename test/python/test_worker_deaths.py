@@ -46,15 +46,17 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
-def kill_a_worker(args: list[str], started: Path) -> subprocess.CompletedProcess:
-    """Run ``itk-tag ARGS``; once ``started`` exists, SIGKILL one of its workers; wait for the end."""
+def kill_a_worker(
+    args: list[str], started: Path, number: int = signal.SIGKILL
+) -> subprocess.CompletedProcess:
+    """Run ``itk-tag ARGS``; once ``started`` exists, send one of its workers signal ``number``; wait."""
     process = start_cli(args)
     deadline = time.monotonic() + 60
     killed = False
     while not killed and time.monotonic() < deadline and process.poll() is None:
         workers = workers_of(process.pid)
         if workers and started.exists():
-            os.kill(workers[0], signal.SIGKILL)
+            os.kill(workers[0], number)
             killed = True
         time.sleep(0.002)
     status, out, err = finish_cli(process, "a worker was killed", timeout=120)
@@ -62,11 +64,14 @@ def kill_a_worker(args: list[str], started: Path) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(args, status, out, err)
 
 
-def test_convert_goes_on_when_a_worker_is_killed(cohort: Path, tmp_path: Path) -> None:
+# SIGTERM to one worker alone (a scheduler, kill PID): it ends its job, the run goes on.
+@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_convert_goes_on_when_a_worker_is_killed(cohort: Path, tmp_path: Path, number: int) -> None:
     out = tmp_path / "out"
     result = kill_a_worker(
         ["convert", str(cohort), "-o", str(out), "--format", "seg.nrrd", "-j", "2"],
         out / "patient00" / "s000.seg.nrrd",
+        number,
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -316,41 +316,57 @@ def _end(running: Iterable[Future[list[Result]]]) -> Iterator[Result]:
 def _in_pool(
     job: Callable[[Task], Result], chunks: deque[Sequence[Task]], jobs: int
 ) -> Generator[Result, None, list[Task]]:
-    """Run ``chunks`` in a pool of ``jobs`` workers until they are done, a signal, or a worker dies.
+    """Run ``chunks`` in a pool of ``jobs`` workers until they are done, a signal, or a worker is lost.
 
-    Returns the tasks whose results were lost when a worker died (killed, or
-    crashed by a file) and took the pool down with it: [] when none did.
+    Returns the tasks whose results were lost: all those handed out when a
+    worker died (killed, or crashed by a file) and took the pool down with
+    it, and the rest of a chunk whose worker alone was stopped by a signal
+    (the run was not); [] when none were.
     """
     pool = _pool(jobs)
     running: dict[Future[list[Result]], Sequence[Task]] = {}
     lost: list[Task] = []
+    broken = False
 
     def submit(count: int) -> None:
+        nonlocal broken
         for _ in range(min(count, len(chunks))):
             chunk = chunks.popleft()
-            with _signals_blocked():
-                running[pool.submit(_perform_all, job, chunk)] = chunk
+            try:
+                with _signals_blocked():
+                    running[pool.submit(_perform_all, job, chunk)] = chunk
+            except BrokenProcessPool:  # a worker died while results were being handed on
+                chunks.appendleft(chunk)
+                broken = True
+                return
+
+    def collect(done: Iterable[Future[list[Result]]]) -> Iterator[Result]:
+        for future in done:
+            chunk = running.pop(future)
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                lost.extend(chunk)
+            elif error is None or not _STOP.signal:
+                results = future.result()
+                yield from results
+                if len(results) < len(chunk) and not _STOP.signal:
+                    lost.extend(chunk[len(results) :])
 
     try:
         # A bounded window of submitted chunks keeps memory flat for long runs
         # and leaves little to cancel when the run is stopped.
         submit(2 * jobs)
-        while running and not _STOP.signal and not lost:
+        while running and not _STOP.signal and not lost and not broken:
             # A timeout, so that a signal (whose handler only takes note) is seen soon.
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
-                # Every chunk handed out fails with the pool, soon: wait for them all.
-                done, _ = wait(running, timeout=_GRACE)
-            for future in done:
-                chunk = running.pop(future)
-                if isinstance(future.exception(), BrokenProcessPool):
-                    lost.extend(chunk)
-                elif not _STOP.signal or future.exception() is None:
-                    yield from future.result()
-            if lost:
-                lost.extend(task for chunk in running.values() for task in chunk)
-            elif not _STOP.signal:
+            yield from collect(done)
+            if not lost and not _STOP.signal:
                 submit(len(done))
+        if (lost or broken) and running and not _STOP.signal:
+            # A dead worker fails every chunk handed out, soon; a live one ends its chunk.
+            done, _ = wait(running, timeout=_GRACE)
+            yield from collect(done)
+            lost.extend(task for chunk in running.values() for task in chunk)
         if _STOP.signal:
             yield from _end(running)
     finally:
@@ -385,8 +401,11 @@ def _alone(
         try:
             while tasks and not _STOP.signal:
                 before = set(multiprocessing.active_children())
-                with _signals_blocked():
-                    future = pool.submit(_perform_all, job, [tasks[0]])
+                try:
+                    with _signals_blocked():
+                        future = pool.submit(_perform_all, job, [tasks[0]])
+                except BrokenProcessPool:
+                    break  # the worker died between two tasks: a new one
                 # The pool starts its worker on the first task.
                 worker = next(iter(set(multiprocessing.active_children()) - before), worker)
                 while not wait([future], timeout=0.2).done and not _STOP.signal:
@@ -394,13 +413,17 @@ def _alone(
                 if _STOP.signal:
                     yield from _end([future])
                     return True
-                task = tasks.popleft()
                 if not isinstance(future.exception(), BrokenProcessPool):
+                    results = future.result()
+                    if not results:
+                        break  # its worker alone was stopped by a signal: a new one
+                    tasks.popleft()
                     deaths = 0
-                    yield from future.result()
+                    yield from results
                     continue
-                if worker is not None:
-                    worker.join(_GRACE)
+                task = tasks.popleft()
+                # After the pool's own threads have reaped the worker: its exit status is known.
+                pool.shutdown(wait=True)
                 yield failure(task, f"the worker process working on it was {_death(worker)}")
                 deaths += 1
                 if deaths == _DEATHS:
