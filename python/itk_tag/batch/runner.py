@@ -473,7 +473,9 @@ def run(
     and a task whose worker dies again is ``failure(task, reason)``. A task
     already done before the death is done again (a conversion then finds its
     output, complete, and skips it). Workers dying on _DEATHS tasks in a row
-    end the run: the remaining tasks are failures, not run.
+    end the run: the remaining tasks are failures, not run. A worker stopped
+    alone by a signal (the run was not) ends its task; its unfinished tasks
+    run again the same way.
 
     On SIGINT or SIGTERM, no task is handed out any more, the running ones are
     ended (their results are yielded when they had finished), and
