@@ -11,6 +11,7 @@ import csv
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -133,3 +134,36 @@ def test_workers_dying_on_every_task_end_the_run() -> None:
     assert reasons.count("the worker process working on it was killed by SIGKILL") == 3
     assert reasons.count("not run: worker processes died on 3 files in a row") == 37
     assert time.monotonic() - started < 60
+
+
+CALLER = """
+import multiprocessing, sys, time
+import itk_tag
+from itk_tag.errors import RunInterrupted
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    child.start()
+    try:
+        itk_tag.convert(sys.argv[1], sys.argv[2], format="seg.nrrd", jobs=2)
+    except RunInterrupted:
+        print("interrupted")
+    print("child alive" if child.is_alive() else f"child ended {child.exitcode}")
+    child.kill()
+"""
+
+
+def test_an_interrupt_ends_the_run_s_workers_not_the_caller_s_children(cohort: Path, tmp_path: Path) -> None:
+    """itk_tag.convert(jobs=2) in a program with a child process of its own, stopped by SIGTERM."""
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(cohort), str(out)], stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "patient00" / "s000.seg.nrrd").exists():
+        time.sleep(0.002)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=120)
+    assert stdout.split() == ["interrupted", "child", "alive"], stdout

@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
@@ -293,13 +294,17 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     )
 
 
-def _end(running: Iterable[Future[list[Result]]]) -> Iterator[Result]:
-    """After an interrupt: end the running jobs, wait for them (bounded), and yield what they did."""
+def _end(running: Iterable[Future[list[Result]]], workers: set[BaseProcess]) -> Iterator[Result]:
+    """After an interrupt: end the running jobs, wait for them (bounded), and yield what they did.
+
+    Only the run's own ``workers`` are signalled: a program calling
+    :func:`itk_tag.convert` may have child processes of its own.
+    """
     for future in running:
         future.cancel()  # those not started yet
     if os.name == "posix":
         # The workers may not have had the signal (kill PID, a scheduler): pass it on.
-        for worker in multiprocessing.active_children():
+        for worker in workers:
             try:
                 os.kill(worker.pid, signal.SIGTERM)  # type: ignore[arg-type]
             except ProcessLookupError:
@@ -309,7 +314,7 @@ def _end(running: Iterable[Future[list[Result]]]) -> Iterator[Result]:
         if not future.cancelled() and future.exception() is None:
             yield from future.result()
     if stuck:
-        for worker in multiprocessing.active_children():
+        for worker in workers:
             worker.kill()
 
 
@@ -355,7 +360,9 @@ def _in_pool(
     try:
         # A bounded window of submitted chunks keeps memory flat for long runs
         # and leaves little to cancel when the run is stopped.
+        before = set(multiprocessing.active_children())
         submit(2 * jobs)
+        workers = set(multiprocessing.active_children()) - before  # the pool starts them on hand-out
         while running and not _STOP.signal and not lost and not broken:
             # A timeout, so that a signal (whose handler only takes note) is seen soon.
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -368,13 +375,13 @@ def _in_pool(
             yield from collect(done)
             lost.extend(task for chunk in running.values() for task in chunk)
         if _STOP.signal:
-            yield from _end(running)
+            yield from _end(running, workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return lost
 
 
-def _death(worker: Optional[multiprocessing.process.BaseProcess]) -> str:
+def _death(worker: Optional[BaseProcess]) -> str:
     """How a worker process ended, for a report: the signal that killed it, when known."""
     code = worker.exitcode if worker is not None else None
     if code is not None and code < 0:
@@ -411,7 +418,7 @@ def _alone(
                 while not wait([future], timeout=0.2).done and not _STOP.signal:
                     pass
                 if _STOP.signal:
-                    yield from _end([future])
+                    yield from _end([future], {worker} if worker is not None else set())
                     return True
                 if not isinstance(future.exception(), BrokenProcessPool):
                     results = future.result()
