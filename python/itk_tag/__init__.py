@@ -9,7 +9,7 @@
 * :func:`read_header` and :func:`read_array` read a tag with neither of them.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .hosts import import_hook
 
@@ -17,6 +17,7 @@ from .hosts import import_hook
 import_hook.install()
 
 # ruff: noqa: E402
+from .format.lazy import lazy_attributes
 from .hosts.import_hook import ItkTagWarning
 from .hosts.native import TagFileError
 
@@ -59,19 +60,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 __version__ = "0.1.0"

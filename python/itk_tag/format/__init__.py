@@ -5,9 +5,10 @@ without the native plugin; test/python/test_conformance.py holds it to the C++
 implementation byte for byte.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import TagFileError
+from .lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .header import TagHeader, looks_like_tag, parse_header, read_header
@@ -28,19 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
