@@ -318,6 +318,26 @@ def _end(running: Iterable[Future[list[Result]]], workers: set[BaseProcess]) -> 
             worker.kill()
 
 
+def _hand_out(
+    pool: ProcessPoolExecutor, job: Callable[[Task], Result], tasks: Sequence[Task], workers: set[BaseProcess]
+) -> Optional[Future[list[Result]]]:
+    """Hand ``tasks`` to ``pool`` as one chunk; None when the pool is broken (a worker died).
+
+    Signals are blocked meanwhile, so that a worker the pool starts now cannot
+    be killed before its handlers are set (:func:`_start_worker`). The pool
+    starts its workers on hand-out: they are added to ``workers``, the
+    processes an interrupt ends.
+    """
+    before = set(multiprocessing.active_children())
+    try:
+        with _signals_blocked():
+            future = pool.submit(_perform_all, job, tasks)
+    except BrokenProcessPool:
+        return None
+    workers.update(set(multiprocessing.active_children()) - before)
+    return future
+
+
 def _in_pool(
     job: Callable[[Task], Result], chunks: deque[Sequence[Task]], jobs: int
 ) -> Generator[Result, None, list[Task]]:
@@ -329,6 +349,7 @@ def _in_pool(
     (the run was not); [] when none were.
     """
     pool = _pool(jobs)
+    workers: set[BaseProcess] = set()
     running: dict[Future[list[Result]], Sequence[Task]] = {}
     lost: list[Task] = []
     broken = False
@@ -336,14 +357,11 @@ def _in_pool(
     def submit(count: int) -> None:
         nonlocal broken
         for _ in range(min(count, len(chunks))):
-            chunk = chunks.popleft()
-            try:
-                with _signals_blocked():
-                    running[pool.submit(_perform_all, job, chunk)] = chunk
-            except BrokenProcessPool:  # a worker died while results were being handed on
-                chunks.appendleft(chunk)
+            future = _hand_out(pool, job, chunks[0], workers)
+            if future is None:  # a worker died while results were being handed on
                 broken = True
                 return
+            running[future] = chunks.popleft()
 
     def collect(done: Iterable[Future[list[Result]]]) -> Iterator[Result]:
         for future in done:
@@ -360,9 +378,7 @@ def _in_pool(
     try:
         # A bounded window of submitted chunks keeps memory flat for long runs
         # and leaves little to cancel when the run is stopped.
-        before = set(multiprocessing.active_children())
         submit(2 * jobs)
-        workers = set(multiprocessing.active_children()) - before  # the pool starts them on hand-out
         while running and not _STOP.signal and not lost and not broken:
             # A timeout, so that a signal (whose handler only takes note) is seen soon.
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -404,21 +420,16 @@ def _alone(
     deaths = 0
     while tasks and not _STOP.signal:
         pool = _pool(1)
-        worker = None
+        workers: set[BaseProcess] = set()
         try:
             while tasks and not _STOP.signal:
-                before = set(multiprocessing.active_children())
-                try:
-                    with _signals_blocked():
-                        future = pool.submit(_perform_all, job, [tasks[0]])
-                except BrokenProcessPool:
+                future = _hand_out(pool, job, [tasks[0]], workers)
+                if future is None:
                     break  # the worker died between two tasks: a new one
-                # The pool starts its worker on the first task.
-                worker = next(iter(set(multiprocessing.active_children()) - before), worker)
                 while not wait([future], timeout=0.2).done and not _STOP.signal:
                     pass
                 if _STOP.signal:
-                    yield from _end([future], {worker} if worker is not None else set())
+                    yield from _end([future], workers)
                     return True
                 if not isinstance(future.exception(), BrokenProcessPool):
                     results = future.result()
@@ -431,7 +442,9 @@ def _alone(
                 task = tasks.popleft()
                 # After the pool's own threads have reaped the worker: its exit status is known.
                 pool.shutdown(wait=True)
-                yield failure(task, f"the worker process working on it was {_death(worker)}")
+                yield failure(
+                    task, f"the worker process working on it was {_death(next(iter(workers), None))}"
+                )
                 deaths += 1
                 if deaths == _DEATHS:
                     return False
