@@ -76,6 +76,7 @@ def test_convert_goes_on_when_a_worker_is_killed(cohort: Path, tmp_path: Path, n
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+    assert "a worker process ended early" in result.stderr, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     written, _, rest = last.partition(" written")
     # The jobs the dead worker and its partner held are run again: those done before come out skipped.

@@ -364,10 +364,12 @@ def _in_pool(
             running[future] = chunks.popleft()
 
     def collect(done: Iterable[Future[list[Result]]]) -> Iterator[Result]:
+        nonlocal broken
         for future in done:
             chunk = running.pop(future)
             error = future.exception()
             if isinstance(error, BrokenProcessPool):
+                broken = True
                 lost.extend(chunk)
             elif error is None or not _STOP.signal:
                 results = future.result()
@@ -393,6 +395,12 @@ def _in_pool(
         if _STOP.signal:
             yield from _end(running, workers)
     finally:
+        if broken:
+            # A worker killed while it sent its results held the results queue's
+            # lock: the others wait for it forever, deaf to the SIGTERM with which
+            # the pool ends them (they handle it), and the pool's shutdown with them.
+            for worker in workers:
+                worker.kill()
         pool.shutdown(wait=True, cancel_futures=True)
     return lost
 
@@ -464,6 +472,9 @@ def _in_workers(
     chunks = deque(tasks[start : start + size] for start in range(0, len(tasks), size))
     while chunks and not _STOP.signal:
         lost = deque((yield from _in_pool(job, chunks, jobs)))
+        if lost:
+            # Else its files done twice look like an earlier run's (a conversion skips them).
+            note(f"itk-tag: a worker process ended early: {len(lost)} files run again, one at a time")
         if lost and not (yield from _alone(job, lost, failure)):
             reason = f"not run: worker processes died on {_DEATHS} files in a row"
             for task in [*lost, *(task for chunk in chunks for task in chunk)]:
