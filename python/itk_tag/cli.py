@@ -32,9 +32,12 @@ from .hosts.slicer import (
     SlicerInstall,
     default_home,
     find_slicer,
-    install,
+    install_module,
+    install_plugin,
+    module_path,
     status,
-    uninstall,
+    uninstall_module,
+    uninstall_plugin,
     unsupported_reason,
 )
 
@@ -137,27 +140,44 @@ def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
 def _slicer_install(args: argparse.Namespace) -> int:
     slicer = _slicer_at(args)
     reason = unsupported_reason(slicer)
-    if reason and not args.force:
-        print(f"itk-tag: Slicer {slicer.version} at {slicer.home}: not installed: {reason} "
-              "(--force installs anyway; the plugin then stays inactive there)", file=sys.stderr)  # fmt: skip
-        return EXIT_FAILED
-    report = install(slicer)
-    stale = f", {len(report.removed)} earlier builds removed" if report.removed else ""
+    module = install_module(slicer)
+    stale = f", {len(module.removed)} earlier files removed" if module.removed else ""
     print(
-        f"itk-tag plugin installed in {slicer.factories} ({len(report.written)} files written, "
-        f"{len(report.unchanged)} already up to date{stale}); restart Slicer to load it"
+        f"SliceOmaticTag module installed in {slicer.scripted_modules} ({len(module.written)} files written, "
+        f"{len(module.unchanged)} already up to date{stale})"
     )
+    if reason and not (args.force and slicer.system == "linux" and "pure install" not in reason):
+        print(f"itk-tag plugin not installed: {reason}")
+    else:
+        plugin = install_plugin(slicer)
+        stale = f", {len(plugin.removed)} earlier builds removed" if plugin.removed else ""
+        print(
+            f"itk-tag plugin installed in {slicer.factories} ({len(plugin.written)} files written, "
+            f"{len(plugin.unchanged)} already up to date{stale})"
+        )
+    print("restart Slicer to load them")
     return EXIT_OK
 
 
 @_reporting_os_errors
 def _slicer_uninstall(args: argparse.Namespace) -> int:
     slicer = _slicer_at(args)
-    removed = uninstall(slicer)
+    removed = uninstall_module(slicer)
     if removed:
-        print(f"itk-tag plugin removed from {slicer.factories} ({len(removed)} files)")
+        print(f"SliceOmaticTag module removed from {slicer.scripted_modules} ({len(removed)} files)")
     else:
-        print(f"itk-tag plugin not installed in {slicer.factories}: nothing removed")
+        print(f"SliceOmaticTag module not installed in {slicer.scripted_modules}: nothing removed")
+    if slicer.system == "linux":
+        removed = uninstall_plugin(slicer)
+        if removed:
+            print(f"itk-tag plugin removed from {slicer.factories} ({len(removed)} files)")
+        else:
+            print(f"itk-tag plugin not installed in {slicer.factories}: nothing removed")
+    return EXIT_OK
+
+
+def _slicer_module_path(args: argparse.Namespace) -> int:
+    print(module_path())
     return EXIT_OK
 
 
@@ -171,11 +191,13 @@ def _slicer_status(args: argparse.Namespace) -> int:
 def _slicer_commands(commands: argparse._SubParsersAction) -> None:
     slicer = commands.add_parser(
         "slicer",
-        help="install the .tag plugin into a 3D Slicer installation, remove it, or check it",
-        description="3D Slicer loads ITK plugins only from its own lib/Slicer-X.Y/ITKFactories folder "
-        "(its launcher replaces ITK_AUTOLOAD_PATH). These commands copy the itk-tag plugin there, remove "
-        "it, or report whether it serves that Slicer. SLICER_HOME is the folder holding the Slicer "
-        "launcher (and bin/SlicerLauncherSettings.ini); default: $SLICER_HOME. See docs/slicer.md.",
+        help="install the SliceOmaticTag module (Linux: and the plugin) into 3D Slicer, remove or check it",
+        description="The SliceOmaticTag module (pure Python, every OS) reads .tag files into Slicer as named "
+        "segmentations and saves them back; it goes into Slicer's lib/Slicer-X.Y/qt-scripted-modules "
+        "folder. On Linux, the native plugin also goes into lib/Slicer-X.Y/ITKFactories where it serves "
+        "that Slicer's ITK (Slicer's launcher replaces ITK_AUTOLOAD_PATH). SLICER_HOME is the folder "
+        "holding the Slicer launcher (Slicer.exe on Windows), or Slicer.app on macOS; default: "
+        "$SLICER_HOME. See docs/slicer.md.",
     )
     actions = slicer.add_subparsers(dest="action", required=True, metavar="ACTION")
     home = argparse.ArgumentParser(add_help=False)
@@ -187,37 +209,48 @@ def _slicer_commands(commands: argparse._SubParsersAction) -> None:
         _slicer_install,
         "install",
         parents=[home],
-        help="copy the plugin into SLICER_HOME/lib/Slicer-X.Y/ITKFactories",
-        description="Copy the itk-tag plugin (libIOTagPlugin.so and its itk-tag-builds folder) into "
-        "Slicer's ITKFactories folder; each file is written whole (temporary name, then rename), files "
-        "already identical are kept, other files there are never touched. Refused, with nothing written, "
-        "when this itk-tag cannot serve that Slicer's ITK. Exit code 0 installed, 1 refused or failed, "
+        help="copy the module into Slicer's qt-scripted-modules (Linux: the plugin into ITKFactories)",
+        description="Copy the SliceOmaticTag module (SliceOmaticTag.py and SliceOmaticTagLib/) into Slicer's "
+        "lib/Slicer-X.Y/qt-scripted-modules folder and, on Linux where this itk-tag's plugin serves that "
+        "Slicer's ITK, the plugin (libIOTagPlugin.so and its itk-tag-builds folder) into its ITKFactories "
+        "folder. Each file is written whole (temporary name, then rename), files already identical are "
+        "kept, other files there are never touched. Exit code 0 installed, 1 failed (e.g. read-only), "
         "2 SLICER_HOME is not a Slicer installation.",
     )
     installed.add_argument(
-        "--force", action="store_true", help="install even when the plugin cannot serve that Slicer"
+        "--force", action="store_true", help="Linux: install the plugin even when it cannot serve that Slicer"
     )
     _command(
         actions,
         _slicer_uninstall,
         "uninstall",
         parents=[home],
-        help="remove the plugin from Slicer's ITKFactories folder",
-        description="Remove what itk-tag slicer install put into Slicer's ITKFactories folder "
-        "(libIOTagPlugin.so, itk-tag-builds/); other files there are never touched.",
+        help="remove the module (and on Linux the plugin) from Slicer",
+        description="Remove what itk-tag slicer install put into Slicer: the module (SliceOmaticTag.py, its "
+        "compiled copies, SliceOmaticTagLib/) and on Linux the plugin (libIOTagPlugin.so, "
+        "itk-tag-builds/); other files there are never touched.",
     )
     checked = _command(
         actions,
         _slicer_status,
         "status",
         parents=[home],
-        help="report Slicer's version, ITK, libstdc++ ABI and namespace, and whether the plugin serves it",
-        description="Report the Slicer version, its ITK version, libstdc++ ABI and ITK namespace (read from "
-        "its libITKCommon library as the plugin reads its host), whether the itk-tag plugin is installed "
-        "(and whether it is this itk-tag's), and whether it serves that Slicer. Exit code 0 when this "
-        "itk-tag's plugin is installed and serves it, 1 otherwise, 2 not a Slicer installation.",
+        help="report whether the module (and on Linux the plugin) is installed and serves that Slicer",
+        description="Report the Slicer version and OS, whether the SliceOmaticTag module is installed (and "
+        "whether it is this itk-tag's); on Linux also its ITK version, libstdc++ ABI and ITK namespace "
+        "(read from its libITKCommon library as the plugin reads its host), whether the plugin is installed "
+        "and whether it serves that Slicer. Exit code 0 when this itk-tag's module is installed, and its "
+        "plugin too where the plugin can serve that Slicer; 1 otherwise; 2 not a Slicer installation.",
     )
     checked.add_argument("--json", action="store_true", help="print the status as one JSON object")
+    _command(
+        actions,
+        _slicer_module_path,
+        "module-path",
+        help="print the folder holding the SliceOmaticTag module",
+        description="Print the folder holding SliceOmaticTag.py in this itk-tag, for Slicer's Application "
+        "Settings > Modules > Additional module paths (the module finds itk-tag's format folder beside it).",
+    )
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -1,6 +1,9 @@
-"""``itk-tag slicer install|uninstall|status`` on folders laid out like an
-installed 3D Slicer (Linux), with a real ITK library in Slicer's place, and on
-folders that are not Slicer. Each command runs in its own process."""
+"""``itk-tag slicer install|uninstall|status|module-path`` on folders laid out like an
+installed 3D Slicer on Linux (with a real ITK library in Slicer's place), Windows and
+macOS, and on folders that are not Slicer. Each command runs in its own process.
+
+The trees are real folders with Slicer's layout (Slicer's CMake/SlicerDirectories.cmake);
+no real Slicer installation is run here."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import itk_tag
@@ -79,9 +83,13 @@ def debian_itk_common() -> Path:
     raise FileNotFoundError(f"{DEBIAN_ITK_COMMON}: install Debian's libinsighttoolkit5.2")
 
 
+SLICER_OWN_MODULE = b"# Slicer's own scripted module: not itk-tag's\n"
+
+
 def make_slicer(root: Path, itk_common: Path, xy: str = "5.8") -> Path:
     """A Slicer-X.Y-linux-amd64 tree: launcher, launcher settings, lib/Slicer-X.Y with
-    ``itk_common`` as its ITKCommon library, ITKFactories with Slicer's own plugin."""
+    ``itk_common`` as its ITKCommon library, ITKFactories with Slicer's own plugin,
+    qt-scripted-modules with one of Slicer's own modules."""
     home = root / f"Slicer-{xy}.1-linux-amd64"
     (home / "bin").mkdir(parents=True)
     (home / "Slicer").write_text("#!/bin/sh\n")
@@ -89,6 +97,8 @@ def make_slicer(root: Path, itk_common: Path, xy: str = "5.8") -> Path:
     lib = home / "lib" / f"Slicer-{xy}"
     (lib / "ITKFactories").mkdir(parents=True)
     (lib / "ITKFactories" / "libMRMLIDImageIO.so").write_bytes(UNRELATED)
+    (lib / "qt-scripted-modules").mkdir()
+    (lib / "qt-scripted-modules" / "SegmentEditor.py").write_bytes(SLICER_OWN_MODULE)
     shutil.copyfile(itk_common, lib / itk_common.name)
     return home
 
@@ -104,6 +114,15 @@ def tree(root: Path) -> dict[str, tuple[int, int, bytes]]:
 
 def plugin_files() -> dict[str, bytes]:
     return {str(p.relative_to(PLUGIN)): p.read_bytes() for p in PLUGIN.rglob("*") if p.is_file()}
+
+
+def module_files() -> dict[str, bytes]:
+    """What the module part installs: SliceOmaticTag.py and a copy of the package's format/ sources."""
+    package = Path(itk_tag.__file__).parent
+    files = {"SliceOmaticTag.py": (package / "slicer_module" / "SliceOmaticTag.py").read_bytes()}
+    for source in (package / "format").glob("*.py"):
+        files[f"SliceOmaticTagLib/format/{source.name}"] = source.read_bytes()
+    return files
 
 
 @pytest.fixture
@@ -123,13 +142,21 @@ def test_install_copies_the_plugin_folder_and_touches_nothing_else(slicer: Path)
     assert f"itk-tag plugin installed in {folder}" in result.stdout
     after = tree(slicer)
     unchanged = {name: facts for name, facts in after.items() if name in before}
-    assert unchanged == before  # Slicer's own plugin, library and settings untouched
+    assert unchanged == before  # Slicer's own plugin, module, library and settings untouched
+    in_factories = folder.relative_to(slicer)
     installed = {
-        str(Path(name).relative_to(folder.relative_to(slicer))): facts[2]
+        str(Path(name).relative_to(in_factories)): facts[2]
         for name, facts in after.items()
-        if name not in before
+        if name not in before and Path(name).is_relative_to(in_factories)
     }
     assert installed == plugin_files()
+    modules = folder.parent / "qt-scripted-modules"
+    module = {
+        str(Path(name).relative_to(modules.relative_to(slicer))): facts[2]
+        for name, facts in after.items()
+        if name not in before and not Path(name).is_relative_to(in_factories)
+    }
+    assert module == module_files()
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["itk-tag-builds", "libIOTagPlugin.so", "libMRMLIDImageIO.so"]
     for name in installed:
@@ -219,7 +246,8 @@ def test_status_before_and_after_install(slicer: Path) -> None:
     text = run_cli("slicer", "status", slicer)
     assert text.returncode == 0
     lines = dict(line.split(":", 1) for line in text.stdout.splitlines())
-    assert lines["Slicer"].strip() == f"5.8, revision 33216, {slicer}"
+    assert lines["Slicer"].strip() == f"5.8, revision 33216, linux, {slicer}"
+    assert lines["module"].strip().startswith("installed (this itk-tag's)")
     assert lines["libstdc++ ABI"].strip() == "new" and lines["ITK namespace"].strip() == "itk"
     assert lines["itk-tag plugin"].strip() == "installed (this itk-tag's)"
     assert lines["serves Slicer"].strip() == "yes"
@@ -280,19 +308,21 @@ def test_not_a_slicer_installation(tmp_path: Path, case: str, action: str) -> No
     assert tree(tmp_path) == before
 
 
-def test_install_is_refused_for_an_itk_it_does_not_serve(tmp_path: Path) -> None:
+def test_an_itk_it_does_not_serve_gets_the_module_only(tmp_path: Path) -> None:
     # The unserved-host program's "itk version 4.13.3" stands in for an ITK itk-tag does not serve.
     unserved = host_program(HOSTS[0]).parent / "itkTagUnservedHost"
     home = make_slicer(tmp_path, debian_itk_common())
     shutil.copyfile(unserved, home / "lib" / "Slicer-5.8" / "libITKCommon-4.13.so.1")
     (home / "lib" / "Slicer-5.8" / DEBIAN_ITK_COMMON).unlink()
-    before = tree(tmp_path)
-    refused = run_cli("slicer", "install", home)
-    assert refused.returncode == 1
-    assert "itk version 4.13.3" in refused.stderr and "--force" in refused.stderr
-    assert tree(tmp_path) == before
+    before = tree(factories(home))
+    result = run_cli("slicer", "install", home)
+    assert result.returncode == 0, result.stderr
+    assert "itk-tag plugin not installed: its ITK (itk version 4.13.3)" in result.stdout
+    assert tree(factories(home)) == before
+    assert (factories(home).parent / "qt-scripted-modules" / "SliceOmaticTag.py").is_file()
     code, facts = status(home)
-    assert code == 1 and facts["itk_version"] == "itk version 4.13.3" and not facts["serves"]
+    assert code == 0 and facts["itk_version"] == "itk version 4.13.3" and not facts["serves"]
+    assert facts["module"] == "same" and not facts["native"] and facts["plugin"] == "not installed"
     forced = run_cli("slicer", "install", "--force", home)
     assert forced.returncode == 0, forced.stderr
     assert (factories(home) / "libIOTagPlugin.so").is_file()
@@ -326,3 +356,113 @@ def test_a_slicer_like_itk_in_slicer_itk(tmp_path: Path, name: str, xy: str) -> 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["io"] == "TagImageIO"
     assert "did not return" not in result.stderr
+
+
+# ---------------------------------------------------------------- the module, on every OS's layout
+#
+# Windows: the installer's folder (Slicer.exe, bin/ with the launcher settings and the DLLs,
+# lib/Slicer-X.Y/); macOS: Slicer.app/Contents holds bin/ and lib/ (Slicer_INSTALL_ROOT in
+# Slicer's CMake/SlicerDirectories.cmake). Folders with these layouts, not real installations.
+
+
+def make_other_slicer(root: Path, system: str, xy: str = "5.8") -> tuple[Path, Path]:
+    """A Windows or macOS Slicer tree; returns (what the user names, its qt-scripted-modules)."""
+    if system == "windows":
+        home = root / f"Slicer {xy}.1"
+        base = home
+        (home / "bin").mkdir(parents=True)
+        (home / "Slicer.exe").write_bytes(b"MZ launcher")
+        (home / "bin" / "ITKCommon-5.4.dll").write_bytes(b"MZ Slicer's ITK")
+    else:
+        home = root / "Slicer.app"
+        base = home / "Contents"
+        (base / "MacOS").mkdir(parents=True)
+        (base / "MacOS" / "Slicer").write_bytes(b"\xcf\xfa\xed\xfe launcher")
+        (base / "bin").mkdir()
+    (base / "bin" / "SlicerLauncherSettings.ini").write_text(LAUNCHER_SETTINGS.replace("{xy}", xy))
+    lib = base / "lib" / f"Slicer-{xy}"
+    (lib / "ITKFactories").mkdir(parents=True)
+    (lib / "qt-scripted-modules").mkdir()
+    (lib / "qt-scripted-modules" / "SegmentEditor.py").write_bytes(SLICER_OWN_MODULE)
+    return home, lib / "qt-scripted-modules"
+
+
+def test_module_path_holds_the_module_beside_the_format_folder() -> None:
+    result = run_cli("slicer", "module-path")
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip())
+    assert (folder / "SliceOmaticTag.py").is_file()
+    assert (folder.parent / "format" / "__init__.py").is_file() and folder.parent.name == "itk_tag"
+
+
+@pytest.mark.parametrize("system", ["windows", "macos"])
+def test_module_install_status_uninstall_on_windows_and_macos(tmp_path: Path, system: str) -> None:
+    home, modules = make_other_slicer(tmp_path, system)
+    before = tree(tmp_path)
+    code, facts = status(home)
+    assert code == 1 and facts["system"] == system and facts["module"] == "not installed"
+    assert facts["module_folder"] == str(modules) and facts["plugin"] == "not applicable"
+
+    result = run_cli("slicer", "install", home)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"SliceOmaticTag module installed in {modules} ({len(module_files())} files written" in result.stdout
+    )
+    assert "the native plugin is for Linux" in result.stdout
+    after = tree(tmp_path)
+    assert {name: facts for name, facts in after.items() if name in before} == before
+    added = {str(Path(name).relative_to(modules.relative_to(tmp_path))): facts[2]
+             for name, facts in after.items() if name not in before}  # fmt: skip
+    assert added == module_files()  # only the module; nothing in ITKFactories
+    code, facts = status(home)
+    assert code == 0 and facts["ok"] and facts["module"] == "same" and not facts["native"]
+
+    again = run_cli("slicer", "install", home)
+    assert (
+        again.returncode == 0
+        and f"(0 files written, {len(module_files())} already up to date)" in again.stdout
+    )
+    assert tree(tmp_path) == after
+
+    # Slicer's Python compiles the module where it may: those files are the module's too.
+    compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", str(modules)], capture_output=True)
+    assert compiled.returncode == 0
+    assert list((modules / "__pycache__").glob("SliceOmaticTag.*.pyc"))
+    removed = run_cli("slicer", "uninstall", home)
+    assert removed.returncode == 0, removed.stderr
+    assert "SliceOmaticTag module removed" in removed.stdout and "plugin" not in removed.stdout
+    left = {name: facts for name, facts in tree(tmp_path).items() if "__pycache__/SegmentEditor" not in name}
+    assert left == before
+    assert sorted(p.name for p in modules.iterdir()) == ["SegmentEditor.py", "__pycache__"]
+
+
+def test_module_install_replaces_changed_files_and_removes_stale_ones(slicer: Path) -> None:
+    assert run_cli("slicer", "install", slicer).returncode == 0
+    modules = factories(slicer).parent / "qt-scripted-modules"
+    stale = modules / "SliceOmaticTagLib" / "format" / "retired.py"
+    stale.write_text("# a format module an earlier itk-tag had\n")
+    module = modules / "SliceOmaticTag.py"
+    module.write_text("# an older module\n")
+    inode = module.stat().st_ino
+    assert status(slicer)[1]["module"] == "different"
+    result = run_cli("slicer", "install", slicer)
+    assert result.returncode == 0, result.stderr
+    assert "(1 files written" in result.stdout and "1 earlier files removed" in result.stdout
+    assert not stale.exists() and module.stat().st_ino != inode
+    assert module.read_bytes() == module_files()["SliceOmaticTag.py"]
+    assert status(slicer)[1]["module"] == "same"
+    assert not [p for p in modules.rglob(".*")]
+
+
+def test_a_read_only_slicer_is_reported_not_crashed(slicer: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    modules = factories(slicer).parent / "qt-scripted-modules"
+    modules.chmod(0o555)
+    try:
+        result = run_cli("slicer", "install", slicer)
+    finally:
+        modules.chmod(0o755)
+    assert (
+        result.returncode == 1 and "Traceback" not in result.stderr and "Permission denied" in result.stderr
+    )
