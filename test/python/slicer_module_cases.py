@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -207,8 +206,3 @@ def _round_trip(name: str, source: Path, written: Path) -> list[str]:
     if any(written_header.keywords.get(k) != v for k, v in extra.items()):
         problems.append(f"{name}: header keywords not carried: {extra}")
     return problems
-
-
-def windows_spelling(path: Path) -> str:
-    """A Linux path as a Windows program under wine sees it (drive Z:)."""
-    return "Z:" + os.fspath(path.resolve()).replace("/", "\\")

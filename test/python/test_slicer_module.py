@@ -67,6 +67,8 @@ def test_module_reads_and_writes_every_case(slicer_python: Path, tmp_path: Path)
     folder = module_path(slicer_python)
     assert (folder / "SliceOmaticTag.py").is_file() and folder.parent.name == "itk_tag"
     files = cases.write_inputs(tmp_path / "in", skip_unreadable=os.geteuid() == 0)
-    results = run_driver(slicer_python, folder, cases.plan(files, tmp_path / "out"), tmp_path)
+    plan = cases.plan(files, tmp_path / "out")
+    results = run_driver(slicer_python, folder, plan, tmp_path)
     assert Path(results["format_file"]) == folder.parent / "format" / "__init__.py"
+    assert [case["name"] for case in results["cases"]] == [case["name"] for case in plan["cases"]]
     assert cases.check(results, files) == []

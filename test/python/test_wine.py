@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import slicer_module_cases as slicer_cases
 from conftest import DATA
-from wine import DISABLE_VARIABLE, WindowsPython, set_up, windows_path
+from tag_samples import run_cli
+from wine import DISABLE_VARIABLE, WindowsPython, set_up, set_up_slicer, windows_path
 
 DRIVER = Path(__file__).with_name("wine_driver.py")
 TOLERANCE_MM = 1e-4
@@ -218,3 +220,45 @@ def test_cli(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
     notes = windows["doctor"]["json"]["notes"]
     assert any("no native builds (the pure package)" in note for note in notes), notes
     assert not any("reinstall" in note for note in notes), notes
+
+
+def test_slicer_module_on_slicer_core(tmp_path: Path, windows_exe: Path) -> None:
+    """The SliceOmaticTag module as `itk-tag slicer install` puts it into a Windows Slicer tree,
+    run on slicer-core's Windows wheel (5.13.31053.0, vtk 9.6.2) by the Windows CPython: the
+    same cases and checks as on Linux (test_slicer_module.py)."""
+    site = set_up_slicer()
+    home = tmp_path / "Slicer 5.13.0"
+    (home / "bin").mkdir(parents=True)
+    (home / "Slicer.exe").write_bytes(b"MZ")
+    (home / "bin" / "SlicerLauncherSettings.ini").write_text(
+        "[EnvironmentVariables]\nITK_AUTOLOAD_PATH=<APPLAUNCHER_SETTINGS_DIR>/../lib/Slicer-5.13/ITKFactories\n"
+    )
+    modules = home / "lib" / "Slicer-5.13" / "qt-scripted-modules"
+    modules.mkdir(parents=True)
+    installed = run_cli("slicer", "install", home)
+    assert installed.returncode == 0, installed.stderr
+    assert (modules / "SliceOmaticTag.py").is_file()
+
+    files = slicer_cases.write_inputs(tmp_path / "in", skip_unreadable=True)
+    plan = slicer_cases.plan(files, tmp_path / "out", spell=windows_path)
+    (tmp_path / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    python = WindowsPython(windows_exe, tmp_path / "windows python", extra=[site])
+    driver = Path(__file__).with_name("slicer_module_driver.py")
+    run = python.start(
+        windows_path(driver),
+        windows_path(modules),
+        windows_path(tmp_path / "plan.json"),
+        windows_path(tmp_path / "results.json"),
+        cwd=tmp_path,
+    )
+    _, err = run.communicate(timeout=1200)
+    message = err.decode("utf-8", "replace")[-5000:]
+    assert run.returncode == 0, f"Windows (wine): exit {run.returncode}\n{message}"
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert results["format_file"].startswith(windows_path(modules / "SliceOmaticTagLib"))
+    assert [case["name"] for case in results["cases"]] == [case["name"] for case in plan["cases"]]
+
+    def local(path: str) -> Path:
+        return Path(path.removeprefix("Z:").replace("\\", "/"))
+
+    assert slicer_cases.check(results, files, local) == []

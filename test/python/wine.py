@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,13 @@ def set_up() -> Path:
     """Run scripts/wine.sh (installs on first use; a warm run only checks); the cached python.exe."""
     script = ROOT / "scripts" / "wine.sh"
     done = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=True, timeout=900)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def set_up_slicer() -> Path:
+    """Run scripts/wine_slicer.sh: the folder of slicer-core's and vtk's Windows wheels, unzipped."""
+    script = ROOT / "scripts" / "wine_slicer.sh"
+    done = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=True, timeout=1800)
     return Path(done.stdout.strip().splitlines()[-1])
 
 
@@ -53,7 +61,8 @@ def environment() -> dict[str, str]:
 class WindowsPython:
     """A Windows CPython for one test: the cached tree plus a private site-packages."""
 
-    def __init__(self, cached_exe: Path, folder: Path) -> None:
+    def __init__(self, cached_exe: Path, folder: Path, extra: Sequence[Path] = ()) -> None:
+        """``extra``: folders put on sys.path after site-packages (e.g. scripts/wine_slicer.sh's)."""
         base = cached_exe.parent
         folder.mkdir(parents=True)
         for dll in ["python.exe", "python3.dll", "python313.dll", "vcruntime140.dll", "vcruntime140_1.dll"]:
@@ -69,6 +78,7 @@ class WindowsPython:
                     windows_path(base / "DLLs"),
                     windows_path(base / "Lib"),
                     windows_path(base / "Lib" / "site-packages"),
+                    *(windows_path(path) for path in extra),
                     "import site",
                     "",
                 ]
