@@ -31,6 +31,11 @@ ctest --test-dir build/ctest --output-on-failure
 itk_tag_log "Windows (wine): Debian's wine and a Windows CPython with pinned wheels (scripts/wine.sh, cached)"
 [ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine.sh >/dev/null
 
+# test_slicer_module.py and test_wine.py run these too; here their cold setup is logged on its own.
+itk_tag_log "3D Slicer's core: slicer-core venvs (scripts/slicer_core.sh) and its Windows wheels (scripts/wine_slicer.sh), cached"
+for version in 5.12.4.0 5.13.31053.0; do bash scripts/slicer_core.sh "$version" >/dev/null; done
+[ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine_slicer.sh >/dev/null
+
 itk_tag_log "Python: pytest"
 python -m pytest -q
 
