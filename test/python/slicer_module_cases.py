@@ -9,7 +9,6 @@ the test process (voxels, LPS geometry turned to RAS) and from the real files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import malformed_cases
 import numpy as np
 from conftest import DATA, GENERATED, REAL_TAGS
 from itk_tag.format import read_array, read_header
+from voxel_facts import facts
 
 MATRIX_TOLERANCE = 1e-9
 """IJKToRAS entries: the tag's header turned to RAS, or the CT's matrix; exact up to float rounding."""
@@ -35,17 +35,6 @@ def ras_matrix(path: Path) -> list[float]:
     )
     origin = np.diag([-1.0, -1.0, 1.0]) @ np.asarray(header.origin)
     return np.column_stack([axes, origin]).ravel().tolist()
-
-
-def facts(values: np.ndarray) -> dict[str, Any]:
-    """What the driver reports of voxels: shape (z, y, x), digest as uint16, count of each value."""
-    as_short = np.ascontiguousarray(values, dtype=np.uint16)
-    found, counts = np.unique(as_short, return_counts=True)
-    return {
-        "shape": list(as_short.shape),
-        "sha256": hashlib.sha256(as_short.tobytes()).hexdigest(),
-        "counts": {str(int(v)): int(c) for v, c in zip(found, counts)},
-    }
 
 
 def write_inputs(folder: Path, skip_unreadable: bool) -> dict[str, Path]:

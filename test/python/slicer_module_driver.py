@@ -18,7 +18,6 @@ the scene's node IDs before and after.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,6 +27,10 @@ import numpy as np
 import slicer
 import vtk
 from vtk.util import numpy_support
+
+# A Windows Python with a ._pth file leaves the script's folder off sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from voxel_facts import facts  # noqa: E402
 
 
 class Parent:
@@ -58,17 +61,6 @@ def matrix_of(node_or_image: Any) -> list[float]:
     else:
         node_or_image.GetImageToWorldMatrix(matrix)
     return [matrix.GetElement(row, column) for row in range(3) for column in range(4)]
-
-
-def facts(values: np.ndarray) -> dict[str, Any]:
-    """Shape (z, y, x), digest of the values as uint16 and the count of each value."""
-    as_short = np.ascontiguousarray(values, dtype=np.uint16)
-    found, counts = np.unique(as_short, return_counts=True)
-    return {
-        "shape": list(as_short.shape),
-        "sha256": hashlib.sha256(as_short.tobytes()).hexdigest(),
-        "counts": {str(int(v)): int(c) for v, c in zip(found, counts)},
-    }
 
 
 def array_of(image: Any) -> np.ndarray:

@@ -35,9 +35,11 @@ def set_up() -> Path:
 
 
 def set_up_slicer() -> Path:
-    """Run scripts/wine_slicer.sh: the folder of slicer-core's and vtk's Windows wheels, unzipped."""
-    script = ROOT / "scripts" / "wine_slicer.sh"
-    done = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, text=True, check=True, timeout=1800)
+    """Run ``scripts/wine.sh slicer``: the folder of slicer-core's and vtk's Windows wheels, unzipped."""
+    script = ROOT / "scripts" / "wine.sh"
+    done = subprocess.run(
+        ["bash", str(script), "slicer"], stdout=subprocess.PIPE, text=True, check=True, timeout=1800
+    )
     return Path(done.stdout.strip().splitlines()[-1])
 
 
@@ -62,7 +64,7 @@ class WindowsPython:
     """A Windows CPython for one test: the cached tree plus a private site-packages."""
 
     def __init__(self, cached_exe: Path, folder: Path, extra: Sequence[Path] = ()) -> None:
-        """``extra``: folders put on sys.path after site-packages (e.g. scripts/wine_slicer.sh's)."""
+        """``extra``: folders put on sys.path after site-packages (``scripts/wine.sh slicer``'s)."""
         base = cached_exe.parent
         folder.mkdir(parents=True)
         for dll in ["python.exe", "python3.dll", "python313.dll", "vcruntime140.dll", "vcruntime140_1.dll"]:

@@ -231,6 +231,21 @@ def _copy(source: Path, destination: Path) -> None:
             temporary.unlink()
 
 
+def _copy_all(files: dict[Path, Path], folder: Path) -> tuple[list[Path], list[Path]]:
+    """Copies ``files`` (relative destination -> source) into ``folder``, in their order,
+    each whole; returns (written, already identical) relative paths.
+    """
+    written, unchanged = [], []
+    for name, source in files.items():
+        destination = folder / name
+        if destination.is_file() and filecmp.cmp(source, destination, shallow=False):
+            unchanged.append(name)
+            continue
+        _copy(source, destination)
+        written.append(name)
+    return written, unchanged
+
+
 @dataclass(frozen=True)
 class InstallReport:
     """What :func:`install_plugin` or :func:`install_module` did, as paths relative to the
@@ -251,15 +266,8 @@ def install_module(slicer: SlicerInstall) -> InstallReport:
     Raises OSError (read-only installation, full disk, ...): files already copied stay, each whole.
     """
     folder = slicer.scripted_modules
-    written, unchanged = [], []
     expected = _module_files()
-    for name, source in expected.items():
-        destination = folder / name
-        if destination.is_file() and filecmp.cmp(source, destination, shallow=False):
-            unchanged.append(name)
-            continue
-        _copy(source, destination)
-        written.append(name)
+    written, unchanged = _copy_all(expected, folder)
     removed = [
         name
         for name in _module_ours(folder)
@@ -302,14 +310,7 @@ def install_plugin(slicer: SlicerInstall) -> InstallReport:
     """
     root = plugins.plugin_path()
     expected = _plugin_files()
-    written, unchanged = [], []
-    for name in expected:
-        source, destination = root / name, slicer.factories / name
-        if destination.is_file() and filecmp.cmp(source, destination, shallow=False):
-            unchanged.append(name)
-            continue
-        _copy(source, destination)
-        written.append(name)
+    written, unchanged = _copy_all({name: root / name for name in expected}, slicer.factories)
     # After the entry: the new one never asks for them.
     removed = [name for name in _ours(slicer.factories) if name not in expected]
     _remove(slicer.factories, removed)

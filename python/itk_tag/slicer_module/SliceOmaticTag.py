@@ -199,19 +199,23 @@ class SliceOmaticTag(ScriptedLoadableModule):
         self.parent = parent
 
 
-class SliceOmaticTagFileReader:
-    """Reads a ``.tag`` into the scene: a segmentation, or a labelmap volume (``properties["labelmap"]``)."""
+class _TagFileType:
+    """What Slicer's reader and writer share: the parent (qSlicerScriptedFileReader/Writer) and the type."""
 
     def __init__(self, parent: Any) -> None:
         self.parent = parent
 
     def description(self) -> str:
-        """The file type's name in Slicer's Add Data dialog."""
+        """The file type's name in Slicer's Add Data and Save Data dialogs."""
         return "sliceOmatic tag segmentation"
 
     def fileType(self) -> str:  # noqa: N802 - Slicer's name
-        """The IO manager's name for it (``slicer.util.loadNodeFromFile(path, FILE_TYPE)``)."""
+        """The IO manager's name for it (``slicer.util.loadNodeFromFile(path, FILE_TYPE)``, ``saveNode``)."""
         return FILE_TYPE
+
+
+class SliceOmaticTagFileReader(_TagFileType):
+    """Reads a ``.tag`` into the scene: a segmentation, or a labelmap volume (``properties["labelmap"]``)."""
 
     def extensions(self) -> list[str]:
         """Qt name filters; Slicer matches them without regard to case (``.TAG`` too)."""
@@ -370,19 +374,8 @@ def _segmentation_node(
     return node
 
 
-class SliceOmaticTagFileWriter:
+class SliceOmaticTagFileWriter(_TagFileType):
     """Writes a segmentation or a labelmap volume as a ``.tag`` (itk-tag's format writer)."""
-
-    def __init__(self, parent: Any) -> None:
-        self.parent = parent
-
-    def description(self) -> str:
-        """The file type's name in Slicer's Save Data dialog."""
-        return "sliceOmatic tag segmentation"
-
-    def fileType(self) -> str:  # noqa: N802 - Slicer's name
-        """The IO manager's name for it (``slicer.util.saveNode(node, path, {"fileType": FILE_TYPE})``)."""
-        return FILE_TYPE
 
     def extensions(self, obj: Any) -> list[str]:
         """Qt name filters offered for ``obj``."""
