@@ -5,7 +5,7 @@
 #   bash scripts/slicer_core.sh 5.12.4.0    # last stdout line: the venv's python
 #
 # Cache: $ITK_TAG_CACHE_DIR (default ~/.cache/itk-tag)/slicer-core-pure-VERSION; slicer-core (and the
-# vtk it pins) is installed once, itk-tag again on every call (pure build: the Python files).
+# vtk it pins) is installed once, itk-tag (pure build: its Python files) again whenever they changed.
 set -euo pipefail
 version="${1:?usage: slicer_core.sh SLICER_CORE_VERSION}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,5 +22,10 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/python" -m pip install -q "slicer-core==$version" >&2
   touch "$venv/.complete"
 fi
-ITK_TAG_PURE=1 "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$root" >&2
+stamp="$(cd "$root" && find python pyproject.toml -type f ! -path '*/__pycache__/*' -print0 | sort -z \
+  | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+if [ "$(cat "$venv/.itk-tag-stamp" 2>/dev/null)" != "$stamp" ]; then
+  ITK_TAG_PURE=1 "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$root" >&2
+  echo "$stamp" >"$venv/.itk-tag-stamp"
+fi
 echo "$venv/bin/python"

@@ -102,6 +102,8 @@ def check(results: dict[str, Any], files: dict[str, Path], local: Callable[[str]
         if not condition:
             problems.append(f"{name}: {what}: {json.dumps(by_name.get(name), default=str)[:1500]}")
 
+    if results["module_title"] != "SliceOmatic Tag":
+        problems.append(f"the module class did not set up its parent: {results['module_title']!r}")
     if results["itk_tag_imported"]:
         problems.append("the module imported itk_tag (it may use only its format folder)")
     if not results["no_shell"]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,10 @@ def main(argv: list[str]) -> int:
     out = Path(plan["out"])
     out.mkdir(parents=True, exist_ok=True)
     cases = [run_case(SliceOmaticTag, case, out) for case in plan["cases"]]
+    module_parent = types.SimpleNamespace()  # qSlicerScriptedLoadableModule's place
+    SliceOmaticTag.SliceOmaticTag(module_parent)
     results = {
+        "module_title": module_parent.title,
         "module_file": SliceOmaticTag.__file__,
         "format_file": sys.modules["_sliceomatictag_format"].__file__,
         "itk_tag_imported": "itk_tag" in sys.modules,
