@@ -116,9 +116,10 @@ def load_label_image(path: Path) -> Mask:
         raise ValueError(f"{path}: {components} components per voxel, not a label map")
     if image.GetDimension() not in (2, 3):
         raise ValueError(f"{path}: a {image.GetDimension()}D image, not 2D or 3D")
-    keywords = carried_keywords({key: image.GetMetaData(key) for key in image.GetMetaDataKeys()})
+    fields = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
     voxels = label_voxels(SimpleITK.GetArrayFromImage(image), path)
-    return Mask(voxels.reshape(-1, *voxels.shape[-2:]), grid_of(image), keywords)
+    grid = writers.with_thickness(grid_of(image), fields)
+    return Mask(voxels.reshape(-1, *voxels.shape[-2:]), grid, carried_keywords(fields))
 
 
 def read(
