@@ -394,4 +394,8 @@ def read_segmentation(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid, d
         direction=tuple(float(v) for v in (columns / spacing[None, :]).ravel()),
     )
     fields = {k: v for k, v in segmentation.items() if k != "voxels"}
-    return np.ascontiguousarray(label_map.transpose(2, 1, 0)), with_thickness(grid, fields), carried_keywords(fields)
+    return (
+        np.ascontiguousarray(label_map.transpose(2, 1, 0)),
+        with_thickness(grid, fields),
+        carried_keywords(fields),
+    )

@@ -78,6 +78,8 @@ def read_array(
             voxels = allocate(header)
             fits = voxels.shape == header.shape and voxels.dtype == header.dtype
             if not (fits and voxels.flags.c_contiguous and voxels.flags.writeable):
-                raise ValueError(f"allocate gave {voxels.dtype} {voxels.shape}, not {header.dtype} {header.shape}")
+                raise ValueError(
+                    f"allocate gave {voxels.dtype} {voxels.shape}, not {header.dtype} {header.shape}"
+                )
         _read_voxels(file, header, voxels, name)
     return voxels, header

@@ -104,7 +104,7 @@ def read_simpleitk(path: str) -> Any:
     the native reader gives them; not the two entries ITK's ``ImageFileReader``
     adds (``ITK_original_spacing``, ``ITK_original_direction``): SimpleITK's
     Python API sets only strings, and the text SimpleITK shows for the native
-    entries ("[UNKNOWN_PRINT_CHARACTERISTICS]\\n") would be written verbatim by
+    entries (``[UNKNOWN_PRINT_CHARACTERISTICS]`` and a line end) would be written verbatim by
     ``WriteImage`` (README, "One image whichever path reads it"). Raises
     TagFileError (a RuntimeError, as SimpleITK's own reader errors).
     """

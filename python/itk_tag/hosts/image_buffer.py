@@ -109,7 +109,7 @@ def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:
 
 
 def new_voxels(header: TagHeader) -> np.ndarray:
-    """The writable view (z, y, x) of a new, zero-filled SimpleITK image of ``header``'s size and pixel type."""
+    """The writable view (z, y, x) of a new, zero-filled SimpleITK image of ``header``'s size and type."""
     import SimpleITK
 
     pixel = SimpleITK.sitkUInt16 if header.dtype == np.uint16 else SimpleITK.sitkUInt8

@@ -44,7 +44,7 @@ class Verdict:
     """``"<abi>-<namespace>"`` (a folder of ``itk-tag-builds``), or None: the host gets the Python path."""
     reason: str
     host: Optional[HostLibrary] = None
-    """The host library as :func:`describe_library` told it, when it was read (so no caller reads it twice)."""
+    """The host library as :func:`describe_library` told it, when it was read (no caller reads it again)."""
 
 
 def native_allowed() -> bool:
@@ -76,7 +76,9 @@ def served_build(library: str | os.PathLike[str]) -> Verdict:
     except (OSError, ValueError) as error:
         return Verdict(None, str(error), host)
     build = f"{host.abi}-{host.namespace}"
-    return Verdict(build, f"{found_version(host)}, libstdc++ ABI {host.abi}, namespace {host.namespace}", host)
+    return Verdict(
+        build, f"{found_version(host)}, libstdc++ ABI {host.abi}, namespace {host.namespace}", host
+    )
 
 
 def found_version(host: HostLibrary) -> str:
