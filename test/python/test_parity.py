@@ -177,6 +177,7 @@ def corpus(generated: dict, folder: Path) -> list[tuple[str, Path, malformed_cas
         (name, DATA / name, None) for name in sorted(REAL_TAGS)
     ]
     files += [(name, path, None) for name, (_, path) in sorted(generated.items())]
+    folder.mkdir(parents=True, exist_ok=True)
     for case in malformed_cases.cases():
         if case.kind == FILE:  # folders and unreadable files: test_malformed.py
             files.append((case.name, malformed_cases.write_case(case, folder), case))

@@ -39,6 +39,7 @@ from test_parity import (
     run_path,
     split_reports,
 )
+from test_round_trip import FORMATS, REFERENCES, ROUND_TRIP_CODE, check_round_trips, write_corpus
 from wine import DISABLE_VARIABLE, WindowsPython, set_up, windows_path
 
 DRIVER = Path(__file__).with_name("wine_driver.py")
@@ -268,4 +269,24 @@ def test_parity_table(tmp_path: Path, windows_exe: Path, pure_wheel: Path, gener
             reports_here[spelled[windows]] = report
         assert sorted(reports_here) == sorted(paths), f"{name}: files not reported\n{message[-3000:]}"
         problems += check_path(f"{name} (Windows)", reports_here, reports[REFERENCE], errors, files, like)
+    assert not problems, "\n".join(problems)
+
+
+def test_round_trip_table(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
+    """issue 24: on Windows (the Python path) every round trip of test_round_trip.py gives back what
+    it gives on Linux: the same bytes through every format that carries them, LOSSES otherwise.
+    """
+    corpus = write_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    args = [windows_path(corpus), windows_path(tmp_path) + "\\out", ",".join(FORMATS), ",".join(REFERENCES)]
+    script = tmp_path / "round trip.py"
+    script.write_text("import sys\nsys.argv[1:] = " + repr(args) + "\n" + ROUND_TRIP_CODE, encoding="utf-8")
+    python = WindowsPython(windows_exe, tmp_path / "windows python")
+    python.install(pure_wheel)
+    process = python.start(windows_path(script), cwd=tmp_path)
+    stdout, err = process.communicate(timeout=900)
+    message = err.decode("utf-8", "replace")
+    assert process.returncode == 0, f"Windows (wine): exit {process.returncode}\n{message[-3000:]}"
+    report = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
+    problems = check_round_trips(corpus, out, report)
     assert not problems, "\n".join(problems)
