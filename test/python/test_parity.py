@@ -336,3 +336,14 @@ def test_the_reference_path_gives_the_file_and_reader_entries(reports: dict, cor
         assert got["metadata"]["ITK_original_spacing"] == ["tuple", got["spacing"]], name
         matrix = got["metadata"]["ITK_original_direction"]
         assert matrix == ["itkMatrixD33", [got["direction"][i : i + 3] for i in (0, 3, 6)]], name
+
+
+def test_itk_python_pixel_type_keeps_the_metadata(corpus_files: list) -> None:
+    """``itk.imread(path, itk.F)``: the Python path's cast image has the native reader's metadata
+    (it had none before issue 24)."""
+    paths = [str(file) for _, file, case in corpus_files if case is None]
+    as_float = ITK.replace("itk.imread(path)", "itk.imread(path, itk.F)")
+    native = run_path(ReadPath("ITK Python, float", as_float), paths)
+    python = run_path(ReadPath("ITK Python, float, Python path", as_float, PYTHON_PATH), paths)
+    assert python == native
+    assert all(report["dtype"] == "float32" and report["metadata"] for report in native.values())
