@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import itk_tag
 import numpy as np
 import pytest
 import SimpleITK
@@ -186,3 +187,14 @@ def test_the_one_slice_thickness_travels_as_an_epais_field(tmp_path: Path) -> No
         assert (b"epais:=1.5000" in text) == (field is not None)
     voxels, _ = read_array(corpus / "sandbox-test01.dcm.tag")
     assert np.array_equal(read_array(out / "nii.gz-auto-back" / "sandbox-test01.tag")[0], voxels)
+
+
+@pytest.mark.parametrize("reference", REFERENCES)
+def test_tag_to_tag_on_the_reference_grid_is_the_same_file(tmp_path: Path, reference: str) -> None:
+    """issue 24: ``convert a.tag --reference auto -o b.tag`` wrote epais:1.0000 for a one-slice tag."""
+    corpus = write_corpus(tmp_path / "corpus")
+    for tag in sorted(corpus.glob("*.tag")):
+        target = tmp_path / "out" / tag.name
+        report = itk_tag.convert(tag, target, reference=None if reference == "none" else reference)
+        assert report.summary() == "1 written, 0 failed", report.outcomes
+        assert target.read_bytes() == tag.read_bytes(), tag.name
