@@ -21,6 +21,17 @@ import pytest
 import SimpleITK
 from conftest import DATA, Install, run_python
 from test_hosts import ITK_FACTS, all_test_files
+from test_parity import (
+    ITK,
+    PATHS,
+    REFERENCE,
+    check_path,
+    child_code,
+    corpus,
+    format_errors,
+    outcomes,
+    run_path,
+)
 
 ITK6 = "6.0b2"
 
@@ -108,3 +119,20 @@ def test_doctor_says_which_path_serves_each_host(itk6: Install) -> None:
     assert hosts["itk (ITK Python)"]["path"] == "python"
     assert "ITK 6.0.0 is not one the native builds were tested against" in hosts["itk (ITK Python)"]["serves"]
     assert report["problems"] == []
+
+
+def test_itk6_in_the_parity_table(itk6: Install, generated: dict, tmp_path: Path) -> None:
+    """issue 24: ITK Python 6 (the Python path) gives native ITK Python 5.4.7's image and metadata
+    (ITK_original_* included) for the whole corpus, and the format layer's error for each malformed file.
+    """
+    files = corpus(generated, tmp_path)
+    paths = [str(file) for _, file, _ in files]
+    reports = {name: run_path(read_path, paths) for read_path in PATHS if (name := read_path.name) in
+               (REFERENCE, "itk_tag.read_array")}  # fmt: skip
+    result = itk6.run("-c", child_code(ITK, paths), timeout=600)
+    checked(result, "ITK 6 reading the corpus")
+    found = outcomes(result.stdout)
+    assert sorted(found) == sorted(paths), result.stderr[-3000:]
+    errors = format_errors(reports, files)
+    problems = check_path("ITK Python 6", found, reports[REFERENCE], errors, files, "ITK Python, Python path")
+    assert not problems, "\n".join(problems)

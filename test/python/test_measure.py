@@ -134,7 +134,8 @@ def test_missing_reference_gives_areas_only_and_says_so(tmp_path: Path) -> None:
     _, keywords = raw_tag(tag)
     spacing = (float(keywords["inc_x"]), float(keywords["inc_y"]))  # the tag's own 4 decimals
     assert_rows(rows, expected_rows(tag, None, spacing, None))
-    assert {row["reference"] for row in rows} == {""}
+    assert {row["reference"] for row in rows} == {None}  # issue 24: JSON says null, not ""
+    assert all(row["reason"] for row in rows)
 
     none = itk_tag.measure(DATA / "barbell2-10.tag", labels="alberta")
     assert none.summary() == "1 measured, 0 failed (1 without a reference image: areas only, no HU)"
@@ -232,3 +233,23 @@ def test_dataframe_with_pandas_and_a_clear_error_without() -> None:
         "3",
         "to_dataframe needs pandas (pip install pandas); .rows has the same",
     ]
+
+
+def test_json_has_null_for_missing_values_and_resumes_from_it(tmp_path: Path) -> None:
+    """issue 24: a missing value is null in JSON (it was ""); a run resumed from that table keeps its rows."""
+    shutil.copy(DATA / "barbell2-10.tag", tmp_path / "alone.tag")
+    (tmp_path / "broken.tag").write_bytes(b"x:1 y:1 z:1\f")
+    out = tmp_path / "m.json"
+    result = run_cli("measure", tmp_path, "-o", out)
+    assert result.returncode == 1, result.stderr
+    rows = json.loads(out.read_text())
+    failed = next(row for row in rows if row["status"] == "failed")
+    assert failed["reason"] and failed["file"].endswith("broken.tag")
+    assert [failed[key] for key in ("reference", "label", "name", "hu_mean")] == [None] * 4
+    measured = [row for row in rows if row["status"] == "measured"]
+    assert measured and all(row["reference"] is None and row["reason"] is None for row in measured)
+    assert '""' not in out.read_text()
+    again = run_cli("measure", tmp_path, "-o", out)
+    assert again.returncode == 1, again.stderr
+    assert "kept from the earlier run" in again.stdout
+    assert json.loads(out.read_text()) == rows

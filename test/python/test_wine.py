@@ -28,6 +28,20 @@ import pytest
 import slicer_module_cases as slicer_cases
 from conftest import DATA
 from itk_tag.hosts.slicer import module_path
+from test_parity import (
+    ITK,
+    ITK_TAG_READ,
+    PATHS,
+    REFERENCE,
+    SIMPLEITK,
+    check_path,
+    children_code,
+    corpus,
+    format_errors,
+    run_path,
+    split_reports,
+)
+from test_round_trip import FORMATS, REFERENCES, ROUND_TRIP_CODE, check_round_trips, write_corpus
 from wine import DISABLE_VARIABLE, WindowsPython, set_up, set_up_slicer, windows_path
 
 DRIVER = Path(__file__).with_name("wine_driver.py")
@@ -268,3 +282,61 @@ def test_slicer_module_on_slicer_core(tmp_path: Path, windows_exe: Path, pure_wh
         return Path(path.removeprefix("Z:").replace("\\", "/"))
 
     assert slicer_cases.check(results, files, local) == []
+
+
+def test_parity_table(tmp_path: Path, windows_exe: Path, pure_wheel: Path, generated: dict) -> None:
+    """issue 24: on Windows (the Python path) ITK Python, SimpleITK and itk_tag.read give, for the
+    whole corpus, the image and metadata of native ITK Python on Linux (with the Python path's
+    exceptions of test_parity.py), and the format layer's error for each malformed file.
+    One Windows process reads the corpus with the three readers.
+    """
+    files = corpus(generated, tmp_path / "malformed")
+    paths = [str(file) for _, file, _ in files]
+    reports = {p.name: run_path(p, paths) for p in PATHS if p.name in (REFERENCE, "itk_tag.read_array")}
+    errors = format_errors(reports, files)
+    spelled = {windows_path(Path(path)): path for path in paths}
+    readers = {
+        "ITK Python": ("ITK Python, Python path", ITK),
+        "SimpleITK": ("SimpleITK, Python path", SIMPLEITK),
+        "itk_tag.read": ("itk_tag.read, Python path", ITK_TAG_READ),
+    }
+    script = tmp_path / "parity.py"
+    script.write_text(children_code({name: code for name, (_, code) in readers.items()}, list(spelled)))
+    python = WindowsPython(windows_exe, tmp_path / "windows python")
+    python.install(pure_wheel)
+    process = python.start(windows_path(script), cwd=tmp_path)
+    out, err = process.communicate(timeout=900)
+    message = err.decode("utf-8", "replace")
+    assert process.returncode == 0, f"Windows (wine): exit {process.returncode}\n{message[-3000:]}"
+    found = split_reports(out.decode("utf-8"))
+    assert sorted(found) == sorted(readers), message[-3000:]
+    problems = []
+    for name, (like, _) in readers.items():
+        reports_here = {}
+        for windows, report in found[name].items():
+            if "message" in report:  # the file as Linux names it, for the comparison
+                report["message"] = report["message"].replace(windows, spelled[windows])
+            reports_here[spelled[windows]] = report
+        assert sorted(reports_here) == sorted(paths), f"{name}: files not reported\n{message[-3000:]}"
+        problems += check_path(f"{name} (Windows)", reports_here, reports[REFERENCE], errors, files, like)
+    assert not problems, "\n".join(problems)
+
+
+def test_round_trip_table(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
+    """issue 24: on Windows (the Python path) every round trip of test_round_trip.py gives back what
+    it gives on Linux: the same bytes through every format that carries them, LOSSES otherwise.
+    """
+    corpus = write_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    args = [windows_path(corpus), windows_path(tmp_path) + "\\out", ",".join(FORMATS), ",".join(REFERENCES)]
+    script = tmp_path / "round trip.py"
+    script.write_text("import sys\nsys.argv[1:] = " + repr(args) + "\n" + ROUND_TRIP_CODE, encoding="utf-8")
+    python = WindowsPython(windows_exe, tmp_path / "windows python")
+    python.install(pure_wheel)
+    process = python.start(windows_path(script), cwd=tmp_path)
+    stdout, err = process.communicate(timeout=900)
+    message = err.decode("utf-8", "replace")
+    assert process.returncode == 0, f"Windows (wine): exit {process.returncode}\n{message[-3000:]}"
+    report = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
+    problems = check_round_trips(corpus, out, report)
+    assert not problems, "\n".join(problems)

@@ -116,9 +116,13 @@ def load_label_image(path: Path) -> Mask:
         raise ValueError(f"{path}: {components} components per voxel, not a label map")
     if image.GetDimension() not in (2, 3):
         raise ValueError(f"{path}: a {image.GetDimension()}D image, not 2D or 3D")
-    keywords = carried_keywords({key: image.GetMetaData(key) for key in image.GetMetaDataKeys()})
+    # NIfTI has no place for our keywords: its lower-case metadata (bitpix, qform_code, ...)
+    # is its own header, not keywords to write into a .tag.
+    nifti = writers.format_of(path, ("nii", "nii.gz")) is not None
+    fields = {} if nifti else {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
     voxels = label_voxels(SimpleITK.GetArrayFromImage(image), path)
-    return Mask(voxels.reshape(-1, *voxels.shape[-2:]), grid_of(image), keywords)
+    grid = writers.with_thickness(grid_of(image), fields)
+    return Mask(voxels.reshape(-1, *voxels.shape[-2:]), grid, carried_keywords(fields))
 
 
 def read(

@@ -250,13 +250,29 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON writes it: a missing value (None, or "" for text: no reference, no name) is null."""
+    return {key: None if value == "" else value for key, value in row.items()}
+
+
+def _row_of_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read back from JSON as the run holds it: null text columns are "" again."""
+    return {key: "" if value is None and key in _TEXT_COLUMNS else value for key, value in row.items()}
+
+
+_TEXT_COLUMNS = frozenset({"file", "reference", "name", "status", "reason"})
+"""The columns whose missing value is "" in a row (None in the others)."""
+
+
 def write_rows(rows: Sequence[dict[str, Any]], path: Path, overwrite: bool = False) -> None:
-    """Write rows, atomically, as CSV (lists joined by ``;``, None empty) or JSON (a list of objects)."""
+    """Write rows, atomically, as CSV (lists joined by ``;``, missing values empty) or JSON (a list
+    of objects, missing values null).
+    """
     output_format = path.suffix.lower().lstrip(".")
     with writers.atomic_output(path, output_format, overwrite) as temporary:
         with temporary.open("w", newline="", encoding="utf-8") as file:
             if output_format == "json":
-                json.dump(list(rows), file, indent=1)
+                json.dump([_json_row(row) for row in rows], file, indent=1)
                 file.write("\n")
                 return
             writer = csv.DictWriter(file, COLUMNS)
@@ -273,7 +289,7 @@ def read_rows(path: Path) -> list[dict[str, Any]] | None:
                 ours = isinstance(rows, list) and all(
                     isinstance(r, dict) and list(r) == list(COLUMNS) for r in rows
                 )
-                return rows if ours else None
+                return [_row_of_json(row) for row in rows] if ours else None
             reader = csv.DictReader(file)
             return list(reader) if reader.fieldnames == list(COLUMNS) else None
     except (OSError, ValueError, UnicodeDecodeError):

@@ -17,8 +17,9 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import numpy as np
 from ..errors import OutputExistsError, OutputWriteError, itk_reason
 from ..hosts.image_buffer import image_of
 from ..hosts.itk_paths import itk_path
-from .keywords import carried_keywords
+from .keywords import carried_keywords, carried_thickness, slice_thickness
 from .labels import LabelTable
 from .reference import Grid
 
@@ -246,9 +247,17 @@ def write_mask(mask: Mask, destination: Path, output_format: str, options: Conve
     where the format keeps them (NRRD, MetaImage, .tag), and so does the
     options record (RECORD_KEY) in NRRD, ``.seg.nrrd`` and MetaImage. Raises
     OutputExistsError when ``destination`` exists and ``options.overwrite``
-    is false.
+    is false. A one-slice tag on a reference grid whose z spacing is not its
+    ``epais`` keeps that thickness: as the z spacing of a ``.tag``, as an
+    ``epais`` field elsewhere (:func:`~itk_tag.batch.keywords.slice_thickness`).
     """
     keywords = carried_keywords(mask.keywords)
+    grid = mask.grid
+    thickness = slice_thickness(mask.keywords, grid.size[2], grid.spacing[2])
+    if thickness and output_format == "tag":
+        grid = replace(grid, spacing=(grid.spacing[0], grid.spacing[1], float(thickness["epais"])))
+    else:
+        keywords.update(thickness)
     if output_format in RECORDING_FORMATS:
         keywords[RECORD_KEY] = json.dumps(options.record(), sort_keys=True, separators=(",", ":"))
     with atomic_output(destination, output_format, options.overwrite) as temporary:
@@ -257,11 +266,11 @@ def write_mask(mask: Mask, destination: Path, output_format: str, options: Conve
 
             write_dicom_seg(temporary, mask, options)
         elif output_format == "seg.nrrd":
-            write_segmentation(temporary, mask.voxels, mask.grid, options.labels, keywords)
+            write_segmentation(temporary, mask.voxels, grid, options.labels, keywords)
         else:
             import SimpleITK
 
-            image = to_image(mask.voxels, mask.grid, keywords)
+            image = to_image(mask.voxels, grid, keywords)
             compressed = output_format != "tag"
             spelled = itk_path(temporary)
             try:
@@ -269,6 +278,16 @@ def write_mask(mask: Mask, destination: Path, output_format: str, options: Conve
             except RuntimeError as error:
                 reason = itk_reason(error).replace(spelled, str(temporary))
                 raise ValueError(f"cannot write {output_format}: {reason}") from error
+
+
+def with_thickness(grid: Grid, fields: Mapping[str, object]) -> Grid:
+    """``grid`` of an image read back, with the slice thickness its ``epais`` field carries as z spacing
+    (one slice only; see :func:`write_mask`).
+    """
+    thickness = carried_thickness(fields, grid.size[2])
+    if thickness is None:
+        return grid
+    return replace(grid, spacing=(grid.spacing[0], grid.spacing[1], thickness))
 
 
 def ijk_to_lps(grid: Grid) -> np.ndarray:
@@ -374,5 +393,9 @@ def read_segmentation(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid, d
         spacing=tuple(float(v) for v in spacing),  # type: ignore[arg-type]
         direction=tuple(float(v) for v in (columns / spacing[None, :]).ravel()),
     )
-    keywords = carried_keywords({k: v for k, v in segmentation.items() if k != "voxels"})
-    return np.ascontiguousarray(label_map.transpose(2, 1, 0)), grid, keywords
+    fields = {k: v for k, v in segmentation.items() if k != "voxels"}
+    return (
+        np.ascontiguousarray(label_map.transpose(2, 1, 0)),
+        with_thickness(grid, fields),
+        carried_keywords(fields),
+    )

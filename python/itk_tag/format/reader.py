@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -55,16 +56,30 @@ def read_voxels_into(path: str | os.PathLike[str], header: TagHeader, out: np.nd
         _read_voxels(file, now, out, name)
 
 
-def read_array(path: str | os.PathLike[str]) -> tuple[np.ndarray, TagHeader]:
+def read_array(
+    path: str | os.PathLike[str], allocate: Callable[[TagHeader], np.ndarray] | None = None
+) -> tuple[np.ndarray, TagHeader]:
     """Reads ``path`` into a numpy array of shape (z, y, x) (uint8 for BYTE, uint16
     for SHORT) and its header, in pure Python, with one copy of the image in memory.
 
-    Raises TagFileError (file name and problem) for a file that is not a valid
-    ``.tag``, FileNotFoundError / IsADirectoryError for a path that is no file.
+    The header is read once, from the same open file as the voxels. ``allocate``
+    makes the array from the header (a C-contiguous writable array of
+    ``header.shape`` and ``header.dtype``, e.g. a view of an image's buffer);
+    ``numpy.empty`` by default. Raises TagFileError (file name and problem) for a
+    file that is not a valid ``.tag``, FileNotFoundError / IsADirectoryError for a
+    path that is no file, ValueError for an array from ``allocate`` that does not fit.
     """
     name = os.fspath(path)
     with open_tag(name) as file:
         header = read_file_header(file, name)
-        voxels = np.empty(header.shape, dtype=header.dtype)
+        if allocate is None:
+            voxels = np.empty(header.shape, dtype=header.dtype)
+        else:
+            voxels = allocate(header)
+            fits = voxels.shape == header.shape and voxels.dtype == header.dtype
+            if not (fits and voxels.flags.c_contiguous and voxels.flags.writeable):
+                raise ValueError(
+                    f"allocate gave {voxels.dtype} {voxels.shape}, not {header.dtype} {header.shape}"
+                )
         _read_voxels(file, header, voxels, name)
     return voxels, header

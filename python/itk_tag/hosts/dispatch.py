@@ -99,14 +99,20 @@ def _wrap(module: ModuleType, name: str, signature: Signature, handle: Callable[
 def read_simpleitk(path: str) -> Any:
     """A ``.tag`` file as a 3D ``SimpleITK.Image`` (x, y, z; uint8 or uint16), read in pure Python.
 
-    The voxels are read straight into the image's buffer (one copy in memory).
-    Raises TagFileError (a RuntimeError, as SimpleITK's own reader errors).
+    The header is read once, and the voxels straight into the image's buffer
+    (one copy in memory). The metadata is every header keyword as a string, as
+    the native reader gives them; not the two entries ITK's ``ImageFileReader``
+    adds (``ITK_original_spacing``, ``ITK_original_direction``): SimpleITK's
+    Python API sets only strings, and the text SimpleITK shows for the native
+    entries (``[UNKNOWN_PRINT_CHARACTERISTICS]`` and a line end) would be written verbatim by
+    ``WriteImage`` (README, "One image whichever path reads it"). Raises
+    TagFileError (a RuntimeError, as SimpleITK's own reader errors).
     """
-    from ..format import read_header
-    from .image_buffer import image_of, read_voxels
+    from ..format import read_array
+    from .image_buffer import image_of, new_voxels
 
-    header = read_header(path)
-    image = image_of(read_voxels(path, header))
+    voxels, header = read_array(path, new_voxels)
+    image = image_of(voxels)
     image.SetOrigin(header.origin)
     image.SetSpacing(header.spacing)
     image.SetDirection(header.direction)
@@ -154,7 +160,11 @@ def wrap_simpleitk(module: ModuleType) -> None:
 def read_itk(path: str, pixel_type: Any = None) -> Any:
     """A ``.tag`` file as a 3D ``itk.Image`` (``itk.UC`` for BYTE, ``itk.US`` for SHORT), read in pure Python.
 
-    ``pixel_type`` casts, as ``itk.imread``'s does. Raises TagFileError (a RuntimeError, as ITK's own).
+    ``pixel_type`` casts, as ``itk.imread``'s does. The metadata is the native
+    reader's: every header keyword as a string, and the two entries ITK's
+    ``ImageFileReader`` adds for every file, ``ITK_original_spacing`` (a
+    ``std::vector<double>``) and ``ITK_original_direction`` (an ``itk::Matrix``),
+    of the same types and values. Raises TagFileError (a RuntimeError, as ITK's own).
     """
     import itk
     import numpy as np
@@ -163,13 +173,26 @@ def read_itk(path: str, pixel_type: Any = None) -> Any:
 
     voxels, header = read_array(path)
     image = itk.image_from_array(voxels)
+    direction = itk.matrix_from_array(np.asarray(header.direction).reshape(3, 3))
     image.SetOrigin(header.origin)
     image.SetSpacing(header.spacing)
-    image.SetDirection(itk.matrix_from_array(np.asarray(header.direction).reshape(3, 3)))
+    image.SetDirection(direction)
     for key, value in header.keywords.items():
         image[key] = value
+    # ITK's ImageFileReader stores the file's spacing and direction under these keys (before
+    # it flips a negative spacing; a tag has none). ITK Python can make those types, SimpleITK
+    # cannot (read_simpleitk).
+    dictionary = image.GetMetaDataDictionary()
+    spacing_entry = itk.MetaDataObject[itk.vectorD].New()
+    spacing_entry.SetMetaDataObjectValue(list(header.spacing))
+    dictionary.Set("ITK_original_spacing", spacing_entry)
+    direction_entry = itk.MetaDataObject[itk.Matrix[itk.D, 3, 3]].New()
+    direction_entry.SetMetaDataObjectValue(direction)
+    dictionary.Set("ITK_original_direction", direction_entry)
     if pixel_type is not None:
-        image = itk.cast_image_filter(image, ttype=(type(image), itk.Image[pixel_type, 3]))
+        cast = itk.cast_image_filter(image, ttype=(type(image), itk.Image[pixel_type, 3]))
+        cast.SetMetaDataDictionary(dictionary)  # as the native reader's output of that type has it
+        image = cast
     return image
 
 

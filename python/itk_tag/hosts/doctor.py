@@ -206,10 +206,14 @@ def _describe(host: Host, folder: Optional[Path], pattern: str) -> Host:
     for library in sorted(folder.glob(pattern)) if folder else []:
         verdict = plugins.served_build(library)
         host.serves = f"native build {verdict.build} ({verdict.reason})" if verdict.build else verdict.reason
-        try:
-            host.abi = plugins.describe_library(library).abi
-        except OSError:
-            pass  # no entry library (a pure install): the verdict says so
+        described = verdict.host
+        if described is None and not plugins.native_allowed():  # ITK_TAG_NATIVE=0: not read for the verdict
+            try:
+                described = plugins.describe_library(library)
+            except OSError:
+                pass  # no entry library (a pure install): the verdict says so
+        if described is not None:
+            host.abi = described.abi
         break
     return host
 

@@ -103,7 +103,14 @@ def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:
             message = f'sliceOmatic .tag file "{os.fspath(path)}" changed while it was being read'
             raise TagFileError(message)
         return voxels
-    pixel = SimpleITK.sitkUInt16 if header.dtype == np.uint16 else SimpleITK.sitkUInt8
-    voxels = writable_voxels(SimpleITK.Image(header.size, pixel))
+    voxels = new_voxels(header)
     read_voxels_into(path, header, voxels)
     return voxels
+
+
+def new_voxels(header: TagHeader) -> np.ndarray:
+    """The writable view (z, y, x) of a new, zero-filled SimpleITK image of ``header``'s size and type."""
+    import SimpleITK
+
+    pixel = SimpleITK.sitkUInt16 if header.dtype == np.uint16 else SimpleITK.sitkUInt8
+    return writable_voxels(SimpleITK.Image(header.size, pixel))

@@ -43,6 +43,8 @@ class Verdict:
     build: Optional[str]
     """``"<abi>-<namespace>"`` (a folder of ``itk-tag-builds``), or None: the host gets the Python path."""
     reason: str
+    host: Optional[HostLibrary] = None
+    """The host library as :func:`describe_library` told it, when it was read (no caller reads it again)."""
 
 
 def native_allowed() -> bool:
@@ -66,15 +68,17 @@ def served_build(library: str | os.PathLike[str]) -> Verdict:
         return Verdict(None, f"no native build can be chosen: {error}")
     if not serves(host.itk_version):
         tested = "is not one the native builds were tested against (ITK 5.2 to 5.4)"
-        return Verdict(None, f"its {found_version(host)} {tested}")
+        return Verdict(None, f"its {found_version(host)} {tested}", host)
     if host.abi not in _native.ABIS:
-        return Verdict(None, "its libstdc++ ABI cannot be told")
+        return Verdict(None, "its libstdc++ ABI cannot be told", host)
     try:
         _native.plugin_library(host.abi, host.namespace)
     except (OSError, ValueError) as error:
-        return Verdict(None, str(error))
+        return Verdict(None, str(error), host)
     build = f"{host.abi}-{host.namespace}"
-    return Verdict(build, f"{found_version(host)}, libstdc++ ABI {host.abi}, namespace {host.namespace}")
+    return Verdict(
+        build, f"{found_version(host)}, libstdc++ ABI {host.abi}, namespace {host.namespace}", host
+    )
 
 
 def found_version(host: HostLibrary) -> str:
