@@ -103,11 +103,18 @@ NO_PLUGIN = (
 )
 
 
-def _plugin_path(args: argparse.Namespace) -> int:
+def _plugin_folder() -> Path | None:
+    """The plugin folder; None (and NO_PLUGIN on stderr) on an install without the native plugin."""
     try:
-        folder = plugin_path()
+        return plugin_path()
     except FileNotFoundError:
         print(NO_PLUGIN, file=sys.stderr)
+        return None
+
+
+def _plugin_path(args: argparse.Namespace) -> int:
+    folder = _plugin_folder()
+    if folder is None:
         return EXIT_FAILED
     print(folder)
     return EXIT_OK
@@ -148,6 +155,8 @@ def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
 
 @_reporting_os_errors
 def _slicer_install(args: argparse.Namespace) -> int:
+    if _plugin_folder() is None:
+        return EXIT_FAILED
     slicer = _slicer_at(args)
     reason = unsupported_reason(slicer)
     if reason and not args.force:

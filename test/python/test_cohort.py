@@ -383,4 +383,12 @@ def test_plugin_path_on_an_install_without_plugin(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "no native ITK plugin" in done.stderr and not done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "itk_tag", "slicer", "install", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no native ITK plugin" in done.stderr
     assert np is not None

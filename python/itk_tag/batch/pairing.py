@@ -29,7 +29,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..errors import ReferenceImageError, UsageError
+from ..errors import ReferenceImageError, UsageError, itk_reason
 from ..format import TagHeader, read_header
 from .reference import (
     DEFAULT_TOLERANCE,
@@ -104,7 +104,7 @@ def _entry(path: Path) -> Entry:
         reader.ReadImageInformation()
         grid = grid_of(reader)
     except (RuntimeError, ValueError) as error:
-        return Entry(path, None, problem=f"unreadable ({' '.join(str(error).split())[-120:]})")
+        return Entry(path, None, problem=f"unreadable: {itk_reason(error)}")
     series = reader.GetMetaData(SERIES_UID).strip() if reader.HasMetaDataKey(SERIES_UID) else ""
     return Entry(path, grid, series)
 
