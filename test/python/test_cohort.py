@@ -392,3 +392,16 @@ def test_plugin_path_on_an_install_without_plugin(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no native ITK plugin" in done.stderr
     assert np is not None
+
+
+def test_another_patients_ct_alone_is_named_with_why_it_is_not_the_one(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    copy_ct(SANDBOX[1], folder / "IM-0001.dcm", "P999", shift_mm=40.0)
+    copy_ct(BARBELL[1], folder / "IM-0002.dcm", "P998")  # another size of pixel, another plane
+    tag = copy_tag(SANDBOX[0], folder / "L3.tag")
+    with pytest.raises(ReferenceImageError) as failure:
+        itk_tag.measure_file(tag, reference="auto")
+    message = str(failure.value)
+    assert "none of the 2 DICOM images in" in message
+    assert "IM-0001.dcm (40 mm from the tag's slice)" in message
+    assert "IM-0002.dcm (pixel spacing" in message

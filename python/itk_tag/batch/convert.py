@@ -150,8 +150,9 @@ def read(
     ``reference`` puts the mask on the exact grid of the image it was drawn on:
 
     * ``None`` or ``"none"``: the tag's own grid (4-decimal origin, spacing, direction);
-    * ``"auto"``: the image beside the tag (``name.dcm`` for ``name.dcm.tag``;
-      ``name`` -- a file or a DICOM series folder -- or ``name.dcm`` for ``name.tag``);
+    * ``"auto"``: the image named after the tag (``name.dcm`` for ``name.dcm.tag``;
+      ``name`` -- a file or a DICOM series folder -- or ``name.dcm`` for ``name.tag``),
+      else the DICOM image(s) of the tag's folder that it lies on (:mod:`.pairing`);
     * a path: that DICOM file, DICOM series folder, or ITK-readable image.
 
     With a reference, the grids are compared within ``tolerance`` and the

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
@@ -71,10 +71,38 @@ class Entry:
 
 @dataclass(frozen=True)
 class FolderIndex:
-    """The DICOM images of one folder (not its subfolders), headers only."""
+    """The DICOM images of one folder (not its subfolders), headers only.
+
+    The readable entries' geometry is also kept as arrays (one row per entry,
+    in ``entries`` order), so that matching a tag costs no loop over a
+    500-slice folder's entries.
+    """
 
     folder: Path
     entries: tuple[Entry, ...]
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    """(n, 3) voxels along x, y, z; -1 for an unreadable entry."""
+    origins: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    """(n, 3) LPS position of voxel (0, 0, 0), mm."""
+    spacings: np.ndarray = field(default_factory=lambda: np.ones((0, 3)))
+    """(n, 3) spacing, mm."""
+    axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 3)))
+    """(n, 3, 3) direction matrices, columns the image axes."""
+
+    @classmethod
+    def of(cls, folder: Path, entries: tuple[Entry, ...]) -> FolderIndex:
+        """The index of ``entries``, with their geometry as arrays."""
+        grids = [entry.grid for entry in entries]
+        return cls(
+            folder,
+            entries,
+            np.array([grid.size if grid else (-1, -1, -1) for grid in grids], dtype=float).reshape(-1, 3),
+            np.array([grid.origin if grid else (0.0,) * 3 for grid in grids], dtype=float).reshape(-1, 3),
+            np.array([grid.spacing if grid else (1.0,) * 3 for grid in grids], dtype=float).reshape(-1, 3),
+            np.array([grid.axes if grid else np.zeros((3, 3)) for grid in grids], dtype=float).reshape(
+                -1, 3, 3
+            ),
+        )
 
 
 _INDEXES: OrderedDict[tuple[str, int], FolderIndex] = OrderedDict()
@@ -114,7 +142,7 @@ def folder_index(folder: Path) -> FolderIndex:
     try:
         key = (os.path.realpath(folder), os.stat(folder).st_mtime_ns)
     except OSError:
-        return FolderIndex(folder, ())
+        return FolderIndex.of(folder, ())
     kept = _INDEXES.get(key)
     if kept is not None:
         _INDEXES.move_to_end(key)
@@ -126,7 +154,7 @@ def folder_index(folder: Path) -> FolderIndex:
     files = [
         folder / name for name in names if not name.startswith(".") and not name.lower().endswith(".tag")
     ]
-    index = FolderIndex(folder, tuple(_entry(path) for path in files if is_dicom(path)))
+    index = FolderIndex.of(folder, tuple(_entry(path) for path in files if is_dicom(path)))
     _INDEXES[key] = index
     while len(_INDEXES) > _KEPT_FOLDERS:
         _INDEXES.popitem(last=False)
@@ -148,10 +176,57 @@ def _mismatch(header: TagHeader, grid: Grid, tolerance: Tolerance) -> str:
     return ""
 
 
-def _looked_at(index: FolderIndex, why: dict[Path, str]) -> str:
-    described = [f"{path.name} ({reason})" for path, reason in why.items()]
-    more = f", and {len(described) - _LISTED} more" if len(described) > _LISTED else ""
-    return "; ".join(described[:_LISTED]) + more
+def _nearest_slices(
+    header: TagHeader, index: FolderIndex, positions: np.ndarray, tolerance: Tolerance
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per entry: the tag slice nearest to its voxel (0, 0), the distance (mm), and whether it is one
+    slice in the tag's plane geometry (size, in-plane spacing, row/column directions: :func:`_mismatch`).
+    """
+    if not index.entries:
+        empty = np.zeros(0)
+        return empty.astype(int), empty, empty.astype(bool)
+    sizes, spacings = index.sizes, index.spacings
+    in_plane = (sizes[:, 2] == 1) & (sizes[:, 0] == header.size[0]) & (sizes[:, 1] == header.size[1])
+    relative = np.abs(np.asarray(header.spacing[:2])[None, :] - spacings[:, :2]) / np.abs(spacings[:, :2])
+    in_plane &= relative.max(axis=1) <= tolerance.spacing
+    turned = np.abs(index.axes[:, :, :2] - tag_grid(header).axes[None, :, :2]).reshape(len(sizes), -1)
+    in_plane &= turned.max(axis=1) <= tolerance.direction
+    distances = np.linalg.norm(index.origins[:, None, :] - positions[None, :, :], axis=2)
+    nearest = np.argmin(distances, axis=1)
+    return nearest, distances[np.arange(len(sizes)), nearest], in_plane
+
+
+class _Reasons:
+    """Why each entry that is not the tag's is not, worded only when a failure lists them."""
+
+    def __init__(
+        self,
+        header: TagHeader,
+        index: FolderIndex,
+        positions: np.ndarray,
+        tolerance: Tolerance,
+        in_plane: np.ndarray,
+        distance: np.ndarray,
+    ) -> None:
+        self.header, self.index, self.tolerance = header, index, tolerance
+        self.slices = "slices" if len(positions) > 1 else "slice"
+        self.others = np.flatnonzero(~in_plane | (distance > tolerance.origin))
+        self.distance = distance
+
+    def __bool__(self) -> bool:
+        return bool(len(self.others))
+
+    def text(self) -> str:
+        described = []
+        for at in self.others[:_LISTED]:
+            entry = self.index.entries[at]
+            problem = (
+                entry.problem if entry.grid is None else _mismatch(self.header, entry.grid, self.tolerance)
+            )
+            problem = problem or f"{self.distance[at]:.3g} mm from the tag's {self.slices}"
+            described.append(f"{entry.path.name} ({problem})")
+        more = f", and {len(self.others) - _LISTED} more" if len(self.others) > _LISTED else ""
+        return "; ".join(described) + more
 
 
 def match_in_folder(header: TagHeader, folder: Path, tolerance: Tolerance) -> Path | tuple[Path, ...]:
@@ -167,24 +242,12 @@ def match_in_folder(header: TagHeader, folder: Path, tolerance: Tolerance) -> Pa
     if not index.entries:
         raise ReferenceImageError(f"no DICOM image in {where}")
     positions = tag_grid(header).slice_positions()
+    nearest, distance, in_plane = _nearest_slices(header, index, positions, tolerance)
     found: list[dict[str, list[Path]]] = [{} for _ in positions]
-    why: dict[Path, str] = {}
-    for entry in index.entries:
-        if entry.grid is None:
-            why[entry.path] = entry.problem
-            continue
-        problem = _mismatch(header, entry.grid, tolerance)
-        if problem:
-            why[entry.path] = problem
-            continue
-        distances = np.linalg.norm(positions - np.asarray(entry.grid.origin)[None, :], axis=1)
-        k = int(np.argmin(distances))
-        if distances[k] > tolerance.origin:
-            why[entry.path] = (
-                f"{distances[k]:.3g} mm from the tag's {'slices' if len(positions) > 1 else 'slice'}"
-            )
-            continue
-        found[k].setdefault(entry.series, []).append(entry.path)
+    for at in np.flatnonzero(in_plane & (distance <= tolerance.origin)):
+        entry = index.entries[at]
+        found[int(nearest[at])].setdefault(entry.series, []).append(entry.path)
+    why = _Reasons(header, index, positions, tolerance, in_plane, distance)
     complete = [series for series in found[0] if all(len(at.get(series, [])) == 1 for at in found)]
     if len(complete) == 1 and all(len(at) == 1 for at in found):
         files = tuple(at[complete[0]][0] for at in found)
@@ -198,12 +261,12 @@ def match_in_folder(header: TagHeader, folder: Path, tolerance: Tolerance) -> Pa
         )
     if several:
         missing = [k for k, at in enumerate(found) if not at]
-        why_text = f"; not matching: {_looked_at(index, why)}" if why else ""
+        why_text = f"; not matching: {why.text()}" if why else ""
         raise ReferenceImageError(
             f"the {count} hold {len(positions) - len(missing)} of the tag's {len(positions)} slices "
             f"(none at slice {', '.join(map(str, missing[:_LISTED]))}){why_text}"
         )
-    raise ReferenceImageError(f"none of the {count} lies on the tag's grid: {_looked_at(index, why)}")
+    raise ReferenceImageError(f"none of the {count} lies on the tag's grid: {why.text()}")
 
 
 def find_reference(tag: Path, header: TagHeader, tolerance: Tolerance) -> Path | tuple[Path, ...]:
