@@ -181,6 +181,15 @@ def test_measure_fails_masks_without_ct_and_writes_the_wide_table_with_smi(
         row = wide_of[f"{folder}/L3.tag"]
         assert row["status"] == "failed" and row["muscle_area_cm2"] == "" and row["smi_cm2_m2"] == ""
 
+    # A resumed run keeps the measured rows (read back as text) and writes the same wide table.
+    before = wide.read_text()
+    again = run_cli(
+        "measure", cohort, "--reference", "auto", "--pairs", cohort / "pairs.csv", "--labels", "alberta",
+        "-o", table, "--wide", wide, "--subjects", subjects,
+    )  # fmt: skip
+    assert again.returncode == 1 and "4 kept from the earlier run" in again.stdout, again.stdout
+    assert wide.read_text() == before
+
 
 def test_reference_columns_come_from_the_ct(tmp_path: Path) -> None:
     folder = tmp_path / "p"
@@ -345,10 +354,13 @@ def test_check_walks_folders(cohort: Path) -> None:
     assert paired.returncode == 0 and "same grid" in paired.stdout, paired.stderr
 
 
-def test_no_raw_itk_warning_for_a_folder_without_series(cohort: Path, tmp_path: Path) -> None:
-    # ITK's GDCMSeriesFileNames warns "No Series were found" for a folder without DICOM.
-    done = run_cli("convert", cohort / "p001", "--reference", cohort / "masks", "-o", tmp_path / "o")
-    assert done.returncode == 1 and "no DICOM series" in done.stderr  # and no raw warning (run_cli)
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_no_raw_itk_warning_for_a_folder_without_series(cohort: Path, tmp_path: Path, jobs: str) -> None:
+    # ITK's GDCMSeriesFileNames warns "No Series were found" for a folder without DICOM; with -j 2
+    # in the worker processes.
+    args = ("convert", cohort / "p001", cohort / "p002", "--reference", cohort / "masks", "-j", jobs)
+    done = run_cli(*args, "-o", tmp_path / "o")
+    assert done.returncode == 1 and done.stderr.count("no DICOM series") == 2  # no raw warning: run_cli
 
 
 def test_info_and_measure_agree_on_units(tmp_path: Path) -> None:
