@@ -226,7 +226,8 @@ def _convert(job: Job, options: ConvertOptions) -> GeometryCheck | None:
             place_tag(source, options.reference, options.tolerance, options.force, pairs=options.pairs)
         else:
             load_label_image(source)
-        problem = output_problem(destination, options.format)  # type: ignore[arg-type]
+        recording = options.format in writers.RECORDING_FORMATS
+        problem = output_problem(destination, options.format, writers.RECORD_KEY if recording else "")  # type: ignore[arg-type]
         if problem:
             raise OutputOutdatedError(
                 destination, f"in the output's place: {problem}; --overwrite replaces it"

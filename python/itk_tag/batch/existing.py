@@ -15,13 +15,12 @@ from pathlib import Path
 from ..errors import itk_reason
 from ..format import TagFileError, read_header
 from ..hosts.itk_paths import itk_path
-from .writers import RECORD_KEY, RECORDING_FORMATS
 
 SEG_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
 """Segmentation Storage and Label Map Segmentation Storage (DICOM PS3.4 B.5)."""
 
 
-def _image_problem(path: Path, output_format: str) -> str:
+def _image_problem(path: Path, output_format: str, record_key: str) -> str:
     """A whole read with SimpleITK: truncated compressed data or short raw data fails it."""
     import SimpleITK
 
@@ -31,8 +30,8 @@ def _image_problem(path: Path, output_format: str) -> str:
         reader.ReadImageInformation()
     except RuntimeError as error:
         return f"not a readable {output_format} file ({itk_reason(error).replace(itk_path(path), str(path))})"
-    if output_format in RECORDING_FORMATS and not reader.HasMetaDataKey(RECORD_KEY):
-        return f"not an output of itk-tag (it records no {RECORD_KEY}: another program's file)"
+    if record_key and not reader.HasMetaDataKey(record_key):
+        return f"not an output of itk-tag (it records no {record_key}: another program's file)"
     try:
         reader.Execute()
     except RuntimeError as error:
@@ -59,17 +58,17 @@ def _seg_problem(path: Path) -> str:
     return ""
 
 
-def output_problem(path: Path, output_format: str) -> str:
+def output_problem(path: Path, output_format: str, record_key: str = "") -> str:
     """Why the file at ``path`` is not a complete ``output_format`` output of itk-tag; "" when it is.
 
     * any format: an empty file;
     * ``tag``: the header and the voxels it announces (the file's size) must
       read (FORMAT.md);
-    * ``nrrd``, ``seg.nrrd``, ``mha``: the file must record the options it
-      was made with (:data:`~.writers.RECORD_KEY`, so another program's file is
-      told), and read whole;
-    * ``nii``, ``nii.gz``: read whole (NIfTI records no options: a complete
-      NIfTI of another program passes);
+    * the image formats (``nrrd``, ``seg.nrrd``, ``mha``, ``nii``, ``nii.gz``):
+      the file must read whole, and hold the metadata field ``record_key``
+      when one is given (the options record of the formats that keep it,
+      :data:`~.writers.RECORD_KEY`: so another program's file is told; NIfTI
+      records none, and a complete NIfTI of another program passes);
     * ``dcm``: a DICOM Segmentation whose pixel data holds all its frames.
 
     The whole read costs about what writing it did (a 512 x 512 slice: a few
@@ -89,4 +88,4 @@ def output_problem(path: Path, output_format: str) -> str:
         return ""
     if output_format == "dcm":
         return _seg_problem(path)
-    return _image_problem(path, output_format)
+    return _image_problem(path, output_format, record_key)

@@ -19,8 +19,7 @@ from ..errors import UsageError
 from .labels import LabelsSpec, LabelTable, load_labels
 from .pairing import Pairs, load_pairs
 from .reference import DEFAULT_TOLERANCE, ReferenceSpec, Tolerance
-from .subjects import Subjects, load_subjects
-from .wide import smi_label
+from .subjects import Subjects, load_subjects, smi_label
 from .writers import normalize_format
 
 SEG_TYPES = ("binary", "labelmap")

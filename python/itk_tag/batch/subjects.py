@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UsageError
+from .labels import LabelTable
+
+MUSCLE = "muscle"
+"""The label name whose area the SMI is of, unless an SMI label is given."""
 
 HEIGHTS_M = (0.4, 2.8)
 """The heights (m) a person can have: a value outside, after the unit of its column, is refused,
@@ -93,3 +97,16 @@ def load_subjects(path: str | os.PathLike[str]) -> Subjects:
         columns = {name: values[at] for at, name in enumerate(fields) if name in extra}
         subjects[patient] = Subject(patient, height, columns)
     return Subjects(source, subjects, extra)
+
+
+def smi_label(labels: LabelTable, given: Optional[int] = None) -> int:
+    """The label value the SMI is of: ``given``, else the one named ``muscle``; UsageError if none."""
+    if given is not None:
+        return given
+    for value, label in sorted(labels.labels.items()):
+        if label.name.lower() == MUSCLE:
+            return value
+    raise UsageError(
+        "the SMI is of the label named 'muscle', and the label table has none "
+        "(--labels alberta names 1 muscle; --smi-label N takes label N)"
+    )

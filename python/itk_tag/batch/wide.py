@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..errors import UsageError
 from .ct_fields import FIELDS
 from .labels import LabelTable
-from .subjects import Subjects
+from .subjects import Subjects, smi_label
 from .tables import TABLE_FORMATS, write_table
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ LABEL_COLUMNS = ("area_cm2", "hu_mean", "hu_sd")
 """The long table's columns that each label gets in the wide table, as ``<name>_<column>``."""
 
 SMI_COLUMN = "smi_cm2_m2"
-MUSCLE = "muscle"
-"""The label name whose area the SMI is of, unless an SMI label is given."""
 
 
 def column_stem(name: str) -> str:
@@ -52,19 +50,6 @@ def column_stem(name: str) -> str:
     """
     stem = re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
     return stem if stem and not stem[0].isdigit() else f"label_{stem}"
-
-
-def smi_label(labels: LabelTable, given: Optional[int] = None) -> int:
-    """The label value the SMI is of: ``given``, else the one named ``muscle``; UsageError if none."""
-    if given is not None:
-        return given
-    for value, label in sorted(labels.labels.items()):
-        if label.name.lower() == MUSCLE:
-            return value
-    raise UsageError(
-        "the SMI is of the label named 'muscle', and the label table has none "
-        "(--labels alberta names 1 muscle; --smi-label N takes label N)"
-    )
 
 
 def _number(value: Any) -> Optional[float]:
