@@ -334,7 +334,11 @@ def test_resume_refusal_names_the_options_as_typed(cohort: Path, tmp_path: Path)
     assert run_cli("measure", cohort / "p001", "--reference", "auto", "-o", table).returncode == 0
     done = run_cli("measure", cohort / "p001", "-o", table)
     assert done.returncode == 1
-    assert "this run has --reference none" in done.stderr, done.stderr
+    assert (
+        "made with --reference auto, --pairs or --reference PATH; this run has --reference none"
+        in done.stderr
+    )
+    assert "ct.dcm" not in done.stderr.split("made with")[1]  # no path the user did not type
     out = tmp_path / "out"
     assert run_cli("convert", cohort / "p001", "--reference", "auto", "-o", out).returncode == 0
     done = run_cli("convert", cohort / "p001", "-o", out)

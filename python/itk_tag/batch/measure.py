@@ -325,12 +325,13 @@ def _differs(row: dict[str, Any], options: MeasureOptions) -> str:
     reference, now = options.reference, options.typed_reference()
     finds = reference == "auto" or options.pair_table is not None
     if reference is None and not finds and row["reference"]:
-        return f"its rows were measured on reference images, e.g. {row['reference']}; this run has {now}"
+        return f"it was made with --reference auto, --pairs or --reference PATH; this run has {now}"
     if finds and not row["reference"] and row["status"] == "measured":
-        return f"its rows were measured without a reference image (--reference none); this run has {now}"
+        return f"it was made with --reference none; this run has {now}"
     if reference not in (None, "auto") and Path(row["reference"]) != Path(reference):  # type: ignore[arg-type]
-        was = f"on {row['reference']}" if row["reference"] else "without a reference image (--reference none)"
-        return f"its rows were measured {was}; this run has {now}"
+        if not row["reference"]:
+            return f"it was made with --reference none; this run has {now}"
+        return f"its rows were measured on {row['reference']}; this run has {now}"
     if row["label"] not in ("", None) and row["name"] != options.label_table[int(row["label"])].name:
         now_named = options.label_table[int(row["label"])].name
         return f"label {row['label']} was {row['name']}, --labels names it {now_named}"
