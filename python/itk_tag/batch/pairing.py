@@ -9,8 +9,8 @@ patient folder, or the L3 slice of the series the tag was drawn on. A tag of
 z slices takes the z slices of one series at its slice positions.
 
 Only headers are read (``ReadImageInformation``: no pixel decoding), once per
-folder and process: the index of a folder is kept (:data:`_INDEXES`) while the
-folder is unchanged (its modification time), so the tags of a 500-slice series
+folder and process: the index of a folder is kept (:data:`_INDEXES`) while its
+files are unchanged, so the tags of a 500-slice series
 folder share one reading of its headers (bench/pairing.py).
 
 ``--pairs`` is a CSV file with columns ``tag`` and ``reference`` (paths
@@ -106,6 +106,7 @@ class FolderIndex:
 
 
 _INDEXES: OrderedDict[tuple[str, int], FolderIndex] = OrderedDict()
+"""The folder indexes of this process, least recently used first (see :func:`folder_index`)."""
 
 
 def forget() -> None:
@@ -138,22 +139,26 @@ def _entry(path: Path) -> Entry:
 
 
 def folder_index(folder: Path) -> FolderIndex:
-    """Index the DICOM images of ``folder`` (read once per process while the folder is unchanged)."""
+    """Index the DICOM images of ``folder`` (read once per process while its files are unchanged).
+
+    An index is kept by the folder's real path and the name, size and
+    modification time of each of its files (one directory listing: a file
+    added, removed or rewritten makes a new index).
+    """
     try:
-        key = (os.path.realpath(folder), os.stat(folder).st_mtime_ns)
+        listed = sorted(
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+            for entry in os.scandir(folder)
+            if entry.is_file() and not entry.name.startswith(".") and not entry.name.lower().endswith(".tag")
+        )
     except OSError:
         return FolderIndex.of(folder, ())
+    key = (os.path.realpath(folder), hash(tuple(listed)))
     kept = _INDEXES.get(key)
     if kept is not None:
         _INDEXES.move_to_end(key)
         return kept
-    try:
-        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
-    except OSError:
-        names = []
-    files = [
-        folder / name for name in names if not name.startswith(".") and not name.lower().endswith(".tag")
-    ]
+    files = [folder / name for name, _, _ in listed]
     index = FolderIndex.of(folder, tuple(_entry(path) for path in files if is_dicom(path)))
     _INDEXES[key] = index
     while len(_INDEXES) > _KEPT_FOLDERS:
