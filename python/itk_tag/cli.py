@@ -339,6 +339,11 @@ def _measure(args: argparse.Namespace) -> int:
     except FileExistsError as error:
         print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
         return EXIT_FAILED
+    if args.subjects is not None:
+        rows = measurements.wide().rows
+        without = sum(1 for row in rows if row["status"] != "failed" and row["smi_cm2_m2"] is None)
+        if without:
+            runner.note(f"note: {without} of {len(rows)} masks have no SMI (the reason is in {args.wide})")
     print(measurements.summary())
     return EXIT_OK if measurements.ok else EXIT_FAILED
 

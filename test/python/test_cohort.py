@@ -140,6 +140,7 @@ def test_measure_fails_masks_without_ct_and_writes_the_wide_table_with_smi(
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "4 measured" in done.stdout and "2 failed" in done.stdout, done.stdout
+    assert f"note: 1 of 6 masks have no SMI (the reason is in {wide})" in done.stderr
     rows = list(csv.DictReader(table.open()))
     failed = {row["file"]: row["reason"] for row in rows if row["status"] == "failed"}
     assert {Path(file).parent.name for file in failed} == {"p004", "p005"}
