@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from .batch.describe import info
     from .batch.labels import LabelTable, load_labels
     from .batch.measure import Measurements, measure, measure_file
-    from .batch.reference import GeometryCheck, Tolerance, check
+    from .batch.pairing import check
+    from .batch.reference import GeometryCheck, Tolerance
     from .batch.runner import Report
+    from .batch.wide import WideTable, wide_table
     from .errors import GeometryMismatchError, ReferenceImageError, UsageError
     from .format import TagHeader, read_array, read_header
     from .hosts.plugins import plugin_path
@@ -46,7 +48,8 @@ _LAZY = {
     "TagHeader": "format",
     "Tolerance": "batch.reference",
     "UsageError": "errors",
-    "check": "batch.reference",
+    "WideTable": "batch.wide",
+    "check": "batch.pairing",
     "convert": "batch.convert",
     "convert_file": "batch.convert",
     "info": "batch.describe",
@@ -57,6 +60,7 @@ _LAZY = {
     "read": "batch.convert",
     "read_array": "format",
     "read_header": "format",
+    "wide_table": "batch.wide",
 }
 
 
@@ -77,6 +81,7 @@ __all__ = [
     "TagHeader",
     "Tolerance",
     "UsageError",
+    "WideTable",
     "check",
     "convert",
     "convert_file",
@@ -88,4 +93,5 @@ __all__ = [
     "read",
     "read_array",
     "read_header",
+    "wide_table",
 ]

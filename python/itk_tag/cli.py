@@ -17,13 +17,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .batch import runner
+from .batch import itk_warnings, runner
 from .batch.convert import convert
 from .batch.describe import format_info, info
 from .batch.labels import load_labels
 from .batch.measure import measure
 from .batch.options import SEG_SERIES_DESCRIPTION, SEG_TYPES, ConvertOptions, MeasureOptions
-from .batch.reference import Tolerance, check
+from .batch.pairing import check, load_pairs
+from .batch.reference import Tolerance
 from .batch.runner import Outcome
 from .batch.writers import format_of, normalize_format
 from .errors import LabelsError, ReferenceImageError, RunInterrupted, UsageError, reason_of
@@ -98,8 +99,27 @@ def _tolerance_options() -> argparse.ArgumentParser:
     return options
 
 
+NO_PLUGIN = (
+    "itk-tag: no native ITK plugin in this installation (a pure install: the native part is built "
+    "for Linux x86_64 only); SimpleITK and ITK Python still read .tag files once itk_tag is installed "
+    "(Python path), and 'itk-tag convert' makes .nrrd/.nii.gz files any ITK program reads"
+)
+
+
+def _plugin_folder() -> Path | None:
+    """The plugin folder; None (and NO_PLUGIN on stderr) on an install without the native plugin."""
+    try:
+        return plugin_path()
+    except FileNotFoundError:
+        print(NO_PLUGIN, file=sys.stderr)
+        return None
+
+
 def _plugin_path(args: argparse.Namespace) -> int:
-    print(plugin_path())
+    folder = _plugin_folder()
+    if folder is None:
+        return EXIT_FAILED
+    print(folder)
     return EXIT_OK
 
 
@@ -138,6 +158,8 @@ def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
 
 @_reporting_os_errors
 def _slicer_install(args: argparse.Namespace) -> int:
+    if _plugin_folder() is None:
+        return EXIT_FAILED
     slicer = _slicer_at(args)
     reason = unsupported_reason(slicer)
     module = install_module(slicer)
@@ -271,14 +293,26 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        result = check(args.tag, args.reference or "auto", _tolerance(args))
-    except (OSError, ValueError) as error:
-        reason = reason_of(error)
-        print(reason if args.tag in reason else f"{args.tag}: {reason}", file=sys.stderr)
-        return EXIT_FAILED
-    print(json.dumps(result.to_dict()) if args.json else result.report())
-    return EXIT_OK if result.ok else EXIT_FAILED
+    itk_warnings.silence()
+    pairs = load_pairs(args.pairs) if args.pairs is not None else None
+    if args.reference is not None and pairs is not None:
+        raise UsageError("give DICOM or --pairs, not both")
+    reference = args.reference or "auto"
+    tags = runner.input_files([args.tag], lambda path: format_of(path, ("tag",)) is not None)
+    status = EXIT_OK
+    for file, _ in tags:
+        path = str(file)
+        try:
+            result = check(file, reference, _tolerance(args), pairs)
+        except (OSError, ValueError) as error:
+            reason = reason_of(error)
+            print(reason if path in reason else f"{path}: {reason}", file=sys.stderr, flush=True)
+            status = EXIT_FAILED
+            continue
+        print(json.dumps(result.to_dict()) if args.json else result.report(), flush=True)
+        if not result.ok:
+            status = EXIT_FAILED
+    return status
 
 
 def _show(verbose: bool) -> Callable[[Outcome], None]:
@@ -303,6 +337,7 @@ def _batch_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options convert and measure share, as keyword arguments of their options objects."""
     return {
         "reference": args.reference,
+        "pairs": args.pairs,
         "labels": args.labels,
         "tolerance": _tolerance(args),
         "force": args.force,
@@ -313,6 +348,7 @@ def _batch_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    itk_warnings.silence()
     options = ConvertOptions(
         format=args.format,
         seg_type=args.seg_type,
@@ -325,14 +361,36 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    options = MeasureOptions(**_batch_options(args))
+    itk_warnings.silence()
+    if args.subjects is not None and args.wide is None:
+        raise UsageError("--subjects adds height and SMI columns to the wide table: give --wide WIDE.csv")
+    options = MeasureOptions(subjects=args.subjects, smi_label=args.smi_label, **_batch_options(args))
     try:
-        measurements = measure(args.inputs, args.output, options=options, on_outcome=_show(args.verbose))
+        measurements = measure(
+            args.inputs, args.output, options=options, wide=args.wide, on_outcome=_show(args.verbose)
+        )
     except FileExistsError as error:
         print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
         return EXIT_FAILED
+    if args.subjects is not None:
+        rows = measurements.wide().rows
+        without = sum(1 for row in rows if row["status"] != "failed" and row["smi_cm2_m2"] is None)
+        if without:
+            runner.note(f"note: {without} of {len(rows)} masks have no SMI (the reason is in {args.wide})")
     print(measurements.summary())
     return EXIT_OK if measurements.ok else EXIT_FAILED
+
+
+def _reference_arguments(parser: argparse.ArgumentParser, reference_help: str) -> None:
+    """--reference and --pairs, which every command that puts tags on their images takes."""
+    parser.add_argument("--reference", default=None, metavar="auto|PATH|none", help=reference_help)
+    parser.add_argument(
+        "--pairs",
+        metavar="PAIRS.csv",
+        help="a CSV file naming each tag's image, for layouts --reference auto does not find (a "
+        "parallel dicom/ tree): columns tag,reference, paths relative to the CSV file's folder; a tag it "
+        "does not list fails, unless --reference auto is also given (then it is found as auto finds it)",
+    )
 
 
 def _batch_arguments() -> argparse.ArgumentParser:
@@ -391,10 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         _info,
         "info",
-        help="describe tag files: header, geometry, labels with voxel counts, areas, volumes",
+        help="describe tag files: header, geometry, labels with voxel counts, areas (cm²), volumes (cm³)",
         description="Print each tag file's header keywords, size, pixel type, spacing, origin, "
         "direction, header size in bytes, and every label value (0 excepted) with its voxel count, "
-        "area (mm², voxels x inc_x x inc_y) and volume (mm³, area x epais).",
+        "area (cm², voxels x inc_x x inc_y, summed over slices) and volume (cm³, x epais; none for one "
+        "slice), from the tag header's spacing (4 decimals), as measure --reference none gives them; "
+        "measure with a reference takes the CT's spacing instead.",
     )
     described.add_argument(
         "files", nargs="+", metavar="FILE", help="a .tag file, or a folder to search recursively"
@@ -435,15 +495,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format when OUT is a folder: nrrd (default), seg.nrrd (3D Slicer segmentation, one "
         "named, coloured segment per label), nii.gz, nii, mha, tag, or dcm (DICOM SEG, needs --reference)",
     )
-    converted.add_argument(
-        "--reference",
-        default=None,
-        metavar="auto|PATH|none",
-        help="put each tag on the exact grid of the image it was drawn on: 'auto' finds it beside the tag "
-        "(name.dcm.tag -> name.dcm; name.tag -> name, a file or a DICOM series folder, or name.dcm), "
-        "PATH is one DICOM file, DICOM series folder or image for every input; the grids must agree within "
-        "the tolerances, else the file is reported and skipped. 'none' (default) keeps the tag's own "
-        "4-decimal grid, which ITK filters reject next to the DICOM",
+    _reference_arguments(
+        converted,
+        "put each tag on the exact grid of the image it was drawn on: 'auto' takes the image named after "
+        "the tag (name.dcm.tag -> name.dcm; name.tag -> name, a file or a DICOM series folder, or name.dcm), "
+        "else the DICOM image(s) in the tag's folder whose grid the tag lies on; a tag whose image is not "
+        "found fails, with what was looked at. PATH is one DICOM file, DICOM series folder or image for "
+        "every input; the grids must agree within the tolerances, else the file fails. 'none' (default) "
+        "keeps the tag's own 4-decimal grid, which ITK filters reject next to the DICOM",
     )
     converted.add_argument(
         "--seg-type",
@@ -477,14 +536,34 @@ def build_parser() -> argparse.ArgumentParser:
     measured.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the table to write: a .csv or .json file"
     )
+    _reference_arguments(
+        measured,
+        "the CT each tag was drawn on, for its exact grid, its HU and its patient_id ... kvp columns: 'auto' "
+        "finds it as convert does (named after the tag, else the DICOM image(s) of the tag's folder on its "
+        "grid); a tag whose CT is not found is a failed file (its row says what was looked at). PATH is one "
+        "DICOM file, series folder or image for every tag; a reference whose grid differs fails the file. "
+        "'none' (default): areas only, from the tag's own spacing (4 decimals), no HU",
+    )
     measured.add_argument(
-        "--reference",
-        default=None,
-        metavar="auto|PATH|none",
-        help="the CT each tag was drawn on, for its exact grid and its HU: 'auto' finds it beside the tag "
-        "(as for convert; a tag without one gets areas only, with a note), PATH is one DICOM file, series "
-        "folder or image for every tag; a reference whose grid differs is reported and the file skipped. "
-        "'none' (default): areas only, from the tag's own spacing",
+        "--wide",
+        metavar="WIDE",
+        help="also write the wide table to WIDE (.csv or .json): one row per file (mask) with the CT's "
+        "patient_id, study_date, ..., and per label <name>_area_cm2, <name>_hu_mean, <name>_hu_sd "
+        "(names from the label table: muscle_area_cm2), ready for a statistics package",
+    )
+    measured.add_argument(
+        "--subjects",
+        metavar="SUBJECTS.csv",
+        help="a CSV file with columns patient_id and height_m or height_cm (others are carried into the "
+        "wide table): adds height_m and smi_cm2_m2, the skeletal muscle index (muscle area / height², "
+        "cm²/m²), matched by the CT's PatientID; a patient without a height gets an empty SMI and a "
+        "reason, not a failure. Needs --wide",
+    )
+    measured.add_argument(
+        "--smi-label",
+        type=_positive_int,
+        metavar="N",
+        help="the label value the SMI is of (default: the label named 'muscle', label 1 of --labels alberta)",
     )
 
     checked = _command(
@@ -493,17 +572,21 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         parents=[tolerances],
         help="compare a tag's geometry with its DICOM's",
-        description="Compare a tag's grid with its reference image's, as convert --reference does: "
+        description="Compare a tag's grid (or every tag's in a folder) with its reference image's, as "
+        "convert --reference does: "
         "size, the position of every slice, in-plane spacing, row and column directions (with one slice, "
-        "the slice axis places no voxel and is not compared). Exit code 0 when they agree, 1 otherwise.",
+        "the slice axis places no voxel and is not compared). Exit code 0 when they all agree, 1 otherwise.",
     )
-    checked.add_argument("tag", metavar="TAG", help="a .tag file")
+    checked.add_argument("tag", metavar="TAG", help="a .tag file, or a folder to search recursively")
     checked.add_argument(
         "reference",
         nargs="?",
         metavar="DICOM",
-        help="its DICOM file, DICOM series folder or image "
-        "(default: found beside the tag, as with --reference auto)",
+        help="its DICOM file, DICOM series folder or image, for every tag "
+        "(default: found as with --reference auto)",
+    )
+    checked.add_argument(
+        "--pairs", metavar="PAIRS.csv", help="a CSV file naming each tag's image (columns tag,reference)"
     )
     checked.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
 

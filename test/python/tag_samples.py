@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import locale
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,6 +137,19 @@ def raw_label_counts(path: Path) -> dict[int, int]:
     return {value: int(count) for value, count in enumerate(counts) if count and value}
 
 
+RAW_ITK_WARNING = re.compile(r"WARNING: In |Warning: In |\.cxx, line \d+|\.h, line \d+|itk::(ERROR|WARNING)")
+"""What ITK's and GDCM's own warnings look like (``WARNING: In /.../itkGDCMSeriesFileNames.cxx, line
+101``): text the command line must never pass on (issue 23)."""
+
+
+def assert_no_raw_itk_warnings(stderr: str) -> None:
+    """Fail when ``stderr`` of an ``itk-tag`` command holds ITK or GDCM warning text."""
+    found = RAW_ITK_WARNING.search(stderr or "")
+    assert found is None, (
+        f"raw ITK/GDCM warning text on stderr: {stderr[max(found.start() - 200, 0) :][:800]}"
+    )
+
+
 def run_cli(
     *args: str | os.PathLike[str],
     cwd: Path | None = None,
@@ -143,8 +157,9 @@ def run_cli(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Runs ``itk-tag ARGS`` in a fresh process (stderr is not a terminal: no progress bar);
-    ``env`` replaces the whole environment."""
-    return subprocess.run(
+    ``env`` replaces the whole environment. Fails when stderr holds raw ITK/GDCM warning text
+    (:func:`assert_no_raw_itk_warnings`)."""
+    done = subprocess.run(
         [sys.executable, "-m", "itk_tag", *map(str, args)],
         capture_output=True,
         text=True,
@@ -152,6 +167,8 @@ def run_cli(
         timeout=timeout,
         env=env,
     )
+    assert_no_raw_itk_warnings(done.stderr)
+    return done
 
 
 def start_cli(args: Sequence[str]) -> subprocess.Popen:
@@ -175,4 +192,5 @@ def finish_cli(process: subprocess.Popen, after: str, timeout: float = 90) -> tu
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         pytest.fail(f"itk-tag {' '.join(process.args[3:])} hung after {after}")  # type: ignore[index]
+    assert_no_raw_itk_warnings(err)
     return process.returncode, out, err

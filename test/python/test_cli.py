@@ -173,7 +173,7 @@ def test_demo_command_main_job(tmp_path: Path) -> None:
         "0 written, 2 skipped (output exists; --overwrite replaces), 0 failed",
     )
     info = run_cli("info", *sorted(data.glob("*.tag")))
-    assert info.returncode == 0 and "area mm²" in info.stdout
+    assert info.returncode == 0 and "area cm²" in info.stdout
 
 
 def test_convert_without_reference_gives_a_mask_itk_refuses(tmp_path: Path) -> None:
@@ -193,7 +193,9 @@ def test_info_json_field_by_field() -> None:
     )
     assert result.returncode == 0, result.stderr
     barbell, sandbox = (json.loads(line) for line in result.stdout.splitlines())
-    fields = "path size pixel_type spacing origin direction header_size file_size keywords labels"
+    fields = (
+        "path size pixel_type spacing origin direction header_size file_size keywords spacing_from labels"
+    )
     assert set(barbell) == set(fields.split())
     assert barbell["path"] == str(DATA / "barbell2-10.tag")
     assert barbell["size"] == [512, 512, 1]
@@ -212,14 +214,14 @@ def test_info_json_field_by_field() -> None:
         (5, "VAT", counts[5]),
         (7, "SAT", counts[7]),
     ]
-    for label in barbell["labels"]:
-        assert label["area_mm2"] == pytest.approx(label["voxels"] * 0.6758 * 0.6758)
-        assert label["volume_mm3"] == pytest.approx(label["area_mm2"] * 3.0)
+    for label in barbell["labels"]:  # cm², and no volume for one slice (as measure: issue 23)
+        assert label["area_cm2"] == pytest.approx(label["voxels"] * 0.6758 * 0.6758 / 100)
+        assert label["volume_cm3"] is None
     assert sandbox["header_size"] == 288
     assert (sandbox["keywords"]["uid"], sandbox["keywords"]["chksum"]) == ("EE9DCED7", "09E62542")
     assert sandbox["labels"] == [
-        {"value": 1, "name": "muscle", "voxels": 23439, "area_mm2": pytest.approx(23439 * 0.7051**2),
-         "volume_mm3": pytest.approx(23439 * 0.7051**2 * 1.5)}
+        {"value": 1, "name": "muscle", "voxels": 23439, "area_cm2": pytest.approx(23439 * 0.7051**2 / 100),
+         "volume_cm3": None}
     ]  # fmt: skip
 
 

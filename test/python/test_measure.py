@@ -122,15 +122,22 @@ def test_multi_slice_series(tmp_path: Path) -> None:
     assert next(row for row in rows if row["label"] == 2)["slice_areas_cm2"][1] == 0.0
 
 
-def test_missing_reference_gives_areas_only_and_says_so(tmp_path: Path) -> None:
+def test_missing_reference_is_a_failed_file_and_none_gives_areas_only(tmp_path: Path) -> None:
+    """Issue 23: with --reference auto, a tag without CT is a failure (row, summary, exit 1), never
+    a row with empty HU and exit 0; --reference none asks for areas only."""
     tag = tmp_path / "alone.tag"
     shutil.copy(DATA / "barbell2-10.tag", tag)
     result = run_cli("measure", tag, "--reference", "auto", "--labels", "alberta", "-o", tmp_path / "m.json")
+    assert result.returncode == 1, result.stderr
+    assert f"error: {tag}: no reference image found: no alone, alone.dcm, alone.DCM" in result.stderr
+    assert "--reference none measures areas without HU" in result.stderr
+    assert result.stdout.strip() == "0 measured, 1 failed"
+    (failed,) = json.loads((tmp_path / "m.json").read_text())
+    assert failed["status"] == "failed" and "no DICOM image in" in failed["reason"]
+    result = run_cli("measure", tag, "--reference", "none", "--labels", "alberta", "-o", tmp_path / "m2.json")
     assert result.returncode == 0, result.stderr
-    assert f"note: {tag}: no reference image found beside the tag" in result.stderr
-    assert "areas only" in result.stderr
     assert result.stdout.strip() == "1 measured, 0 failed (1 without a reference image: areas only, no HU)"
-    rows = json.loads((tmp_path / "m.json").read_text())
+    rows = json.loads((tmp_path / "m2.json").read_text())
     _, keywords = raw_tag(tag)
     spacing = (float(keywords["inc_x"]), float(keywords["inc_y"]))  # the tag's own 4 decimals
     assert_rows(rows, expected_rows(tag, None, spacing, None))
@@ -207,7 +214,7 @@ def test_output_rules(tmp_path: Path) -> None:
     kept = run_cli("measure", DATA, "-o", out)
     assert kept.returncode == 1 and "--overwrite" in kept.stderr and out.read_text() == "keep me"
     replaced = run_cli("measure", DATA, "-o", out, "--overwrite")
-    assert replaced.returncode == 0 and out.read_text().startswith("file,reference,label,name,")
+    assert replaced.returncode == 0 and out.read_text().startswith("file,reference,patient_id,")
     wrong = run_cli("measure", DATA, "-o", tmp_path / "m.txt")
     assert wrong.returncode == 2 and ".csv or .json" in wrong.stderr
     assert run_cli("measure", tmp_path / "missing", "-o", tmp_path / "n.csv").returncode == 2

@@ -95,3 +95,7 @@ def test_itk_tag_pure_installs_the_pure_package_that_reads(
     expected = f"{image.GetSize()} {image.GetOrigin()} "
     expected += hashlib.sha256(sitk.GetArrayViewFromImage(image)).hexdigest()
     assert rest.strip() == expected
+    # No plugin here: plugin-path says so in one line, no traceback (issue 23).
+    plugin = install.run("-m", "itk_tag", "plugin-path")
+    assert plugin.returncode == 1 and not plugin.stdout, plugin.stdout + plugin.stderr
+    assert plugin.stderr.count("\n") == 1 and "no native ITK plugin" in plugin.stderr

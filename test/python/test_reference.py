@@ -183,5 +183,7 @@ def test_folder_with_two_series_picks_the_one_with_the_tag_slice_count(tmp_path:
 
 def test_check_reports_missing_reference(tmp_path: Path) -> None:
     tag = write_tag(tmp_path / "alone.dcm.tag", np.zeros((1, 2, 2), np.uint8))
-    with pytest.raises(itk_tag.ReferenceImageError, match=r"looked for alone\.dcm"):
+    with pytest.raises(
+        itk_tag.ReferenceImageError, match=r"no alone\.dcm beside the tag, and no DICOM image in"
+    ):
         itk_tag.check(tag)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import itk_tag
-import numpy as np
 import pytest
 from conftest import DATA, REAL_TAGS
 from itk_tag.errors import OutputOutdatedError
@@ -41,7 +40,7 @@ def test_a_rerun_with_other_options_is_reported_not_skipped(tree: Path, tmp_path
     # The tag beside another patient's CT fails as it would today, old output or not.
     assert len(other) == 1 and "another patient" in other[0] and "--force" not in other[0]
     for line in set(errors) - set(other):
-        assert "made with other options (reference none -> auto)" in line and "--overwrite" in line
+        assert "made with --reference none, this run has --reference auto" in line and "--overwrite" in line
     replaced = run_cli("convert", tree, "-o", out, "--reference", "auto", "--overwrite")
     assert last_line(replaced) == "2 written, 1 failed"
     same = run_cli("convert", tree, "-o", out, "--reference", "auto")
@@ -53,14 +52,19 @@ def test_a_rerun_with_other_options_is_reported_not_skipped(tree: Path, tmp_path
 def test_seg_nrrd_records_its_options(tmp_path: Path) -> None:
     out = tmp_path / "x.seg.nrrd"
     itk_tag.convert_file(DATA / "barbell2-10.tag", out, reference="auto", labels="alberta")
-    with pytest.raises(OutputOutdatedError, match="reference auto -> none"):
+    with pytest.raises(
+        OutputOutdatedError, match="made with --reference auto, this run has --reference none"
+    ):
         itk_tag.convert_file(DATA / "barbell2-10.tag", out, labels="alberta")
     with pytest.raises(FileExistsError):
         itk_tag.convert_file(DATA / "barbell2-10.tag", out, reference="auto", labels="alberta")
 
 
 def test_measure_books_a_row_for_every_file(tree: Path, tmp_path: Path) -> None:
-    write_tag(tree / "empty.tag", np.zeros((1, 8, 8), np.uint8))
+    # A mask without any label, beside its CT (with --reference auto, a mask without CT fails).
+    raw = (DATA / "barbell2-10.tag").read_bytes()
+    (tree / "empty.tag").write_bytes(raw[: raw.index(b"\f") + 1] + bytes(len(raw) - raw.index(b"\f") - 1))
+    shutil.copy(DATA / "barbell2-10.dcm", tree / "empty.dcm")
     (tree / "broken.tag").write_bytes(b"x:32 y:32 type:BYTE\n\f" + bytes(32 * 32))
     table = tmp_path / "m.csv"
     result = run_cli("measure", tree, "--reference", "auto", "-o", table)

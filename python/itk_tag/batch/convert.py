@@ -4,6 +4,7 @@ label image), and the convert job -- one file (:func:`convert_file`) or many (:f
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from ..format import TagHeader, read_header
 from ..hosts.image_buffer import read_voxels
 from ..hosts.itk_paths import itk_path
 from . import runner, writers
+from .existing import output_problem
 from .keywords import carried_keywords
 from .options import ConvertOptions
+from .pairing import Pairs, forget, locate, open_located
 from .reference import (
     DEFAULT_TOLERANCE,
     GeometryCheck,
@@ -30,7 +33,6 @@ from .reference import (
     flip_slices,
     grid_of,
     require_alignment,
-    resolve_reference,
     tag_grid,
 )
 from .runner import Outcome, Report
@@ -53,33 +55,43 @@ class Mask:
 
 
 def place_tag(
-    path: Path, reference: ReferenceSpec, tolerance: Tolerance, force: bool, pixels: bool = False
+    path: Path,
+    reference: ReferenceSpec,
+    tolerance: Tolerance,
+    force: bool,
+    pixels: bool = False,
+    pairs: Pairs | None = None,
 ) -> tuple[TagHeader, Reference | None, GeometryCheck | None]:
-    """Read a tag's header and, when ``reference`` names one, open it and check the tag lies on its grid.
+    """Read a tag's header and, when ``reference`` (or ``pairs``) names one, open it and check the tag
+    lies on its grid.
 
     No voxel is read: a mismatch costs no read. ``pixels`` reads the
     reference's pixels in the same read (for measuring). Raises
     GeometryMismatchError, ReferenceImageError, TagFileError.
     """
     header = read_header(path)
-    reference_path = resolve_reference(path, reference)
-    if reference_path is None:
+    image = open_located(locate(path, header, reference, pairs, tolerance), header.size[2], pixels)
+    if image is None:
         return header, None, None
-    image = Reference.open(reference_path, header.size[2], pixels)
     check = compare(header, image, tolerance)
     require_alignment(check, force)
     return header, image, check
 
 
 def load_tag(
-    path: Path, reference: ReferenceSpec, tolerance: Tolerance, force: bool, pixels: bool = False
+    path: Path,
+    reference: ReferenceSpec,
+    tolerance: Tolerance,
+    force: bool,
+    pixels: bool = False,
+    pairs: Pairs | None = None,
 ) -> Mask:
-    """Load a ``.tag`` file as a mask, on its reference's grid when ``reference`` names one.
+    """Load a ``.tag`` file as a mask, on its reference's grid when ``reference`` (or ``pairs``) names one.
 
     The voxels are read into a SimpleITK image's buffer (:mod:`itk_tag.hosts.image_buffer`)
     and put on the reference grid in place, so the image is in memory once.
     """
-    header, image, check = place_tag(path, reference, tolerance, force, pixels)
+    header, image, check = place_tag(path, reference, tolerance, force, pixels, pairs)
     voxels = read_voxels(path, header)
     if image is None or check is None:
         return Mask(voxels, tag_grid(header), dict(header.keywords))
@@ -142,8 +154,9 @@ def read(
     ``reference`` puts the mask on the exact grid of the image it was drawn on:
 
     * ``None`` or ``"none"``: the tag's own grid (4-decimal origin, spacing, direction);
-    * ``"auto"``: the image beside the tag (``name.dcm`` for ``name.dcm.tag``;
-      ``name`` -- a file or a DICOM series folder -- or ``name.dcm`` for ``name.tag``);
+    * ``"auto"``: the image named after the tag (``name.dcm`` for ``name.dcm.tag``;
+      ``name`` -- a file or a DICOM series folder -- or ``name.dcm`` for ``name.tag``),
+      else the DICOM image(s) of the tag's folder that it lies on (:mod:`.pairing`);
     * a path: that DICOM file, DICOM series folder, or ITK-readable image.
 
     With a reference, the grids are compared within ``tolerance`` and the
@@ -165,20 +178,42 @@ class Job:
     destination: Path
 
 
+def _recorded_change(key: str, was: Any, options: ConvertOptions) -> str:
+    """One recorded option that differs from this run's, in the words of the command line."""
+    if key == "reference":
+        now = "none" if options.reference is None else options.reference
+        return f"made with --reference {was}, this run has --reference {now}"
+    if key == "pairs":
+        now = f"--pairs {options.pair_table.path}" if options.pair_table is not None else "no --pairs"
+        return f"made with {'--pairs ' + str(was) if was else 'no --pairs'}, this run has {now}"
+    if key == "force":
+        return "made with --force, this run has none" if was else "made without --force, this run has it"
+    if key == "tolerance":
+        now = list(dataclasses.astuple(options.tolerance))
+        return f"made with tolerances (origin, direction, spacing) {was}, this run has {now}"
+    if key == "seg":
+        return f"made with DICOM SEG --seg-type/--seg-series-description {was}"
+    return f"made with other --{key}"
+
+
 def _outdated(destination: Path, options: ConvertOptions) -> str:
-    """Why an existing output does not fit ``options`` ("" when it does, or records nothing to tell)."""
+    """Why an existing output does not fit ``options`` ("" when it does, or records nothing to tell).
+
+    Said with the options as a user types them (``made with --reference auto,
+    this run has --reference none``).
+    """
     recorded = writers.recorded_options(destination)
     if recorded is None:
         return ""
     wanted = options.record()
     changed = [
-        f"{key} {recorded.get(key)} -> {wanted.get(key)}"
-        for key in wanted
-        if recorded.get(key) != wanted[key]
+        _recorded_change(key, recorded.get(key), options)
+        for key in [*wanted, *(key for key in recorded if key not in wanted)]
+        if recorded.get(key) != wanted.get(key)
     ]
     if not changed:
         return ""
-    return f"output exists, made with other options ({'; '.join(changed)}): --overwrite replaces it"
+    return f"output exists, {'; '.join(changed)}: --overwrite replaces it"
 
 
 def _convert(job: Job, options: ConvertOptions) -> GeometryCheck | None:
@@ -192,13 +227,19 @@ def _convert(job: Job, options: ConvertOptions) -> GeometryCheck | None:
     if destination.exists() and not options.overwrite:
         # Checked as if converting: a file that fails today is a failure, old output or not.
         if is_tag:
-            place_tag(source, options.reference, options.tolerance, options.force)
+            place_tag(source, options.reference, options.tolerance, options.force, pairs=options.pairs)
         else:
             load_label_image(source)
+        recording = options.format in writers.RECORDING_FORMATS
+        problem = output_problem(destination, options.format, writers.RECORD_KEY if recording else "")  # type: ignore[arg-type]
+        if problem:
+            raise OutputOutdatedError(
+                destination, f"in the output's place: {problem}; --overwrite replaces it"
+            )
         outdated = _outdated(destination, options)
         raise OutputOutdatedError(destination, outdated) if outdated else OutputExistsError(destination)
     if is_tag:
-        mask = load_tag(source, options.reference, options.tolerance, options.force)
+        mask = load_tag(source, options.reference, options.tolerance, options.force, pairs=options.pairs)
     else:
         mask = load_label_image(source)
     if mask.reference is not None and destination.resolve() in {f.resolve() for f in mask.reference.files}:
@@ -334,6 +375,7 @@ def convert(
     options = options if options is not None else ConvertOptions(**settings)
     sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     planned, options = plan([Path(source) for source in sources], Path(output), options)
+    forget()  # files may have changed since an earlier run in this process
     folders = {job.destination.parent for job in planned}
     for folder in folders:
         writers.sweep(folder)

@@ -18,14 +18,20 @@ def info(path: str | os.PathLike[str], labels: LabelsSpec = None) -> dict[str, A
     origin, direction (3x3 row by row, as SimpleITK), header_size and
     file_size (bytes), keywords (every header keyword, lower case, value as
     written), and labels: for each label value present except 0 ("no tag"),
-    its name (from ``labels``; else "Label N"), voxel count, area in mm²
-    (voxels x inc_x x inc_y, the cross-section for one slice) and volume in
-    mm³ (area x epais).
+    its name (from ``labels``; else "Label N"), voxel count, area in cm²
+    (voxels x inc_x x inc_y: the cross-section of one slice, the sum over the
+    slices of several) and volume in cm³ (voxels x inc_x x inc_y x epais; None
+    for one slice, whose epais is a slice thickness, not a distance between
+    slices), as ``itk-tag measure --reference none`` gives them. ``spacing_from``
+    is ``"tag"``: the spacing is the header's, written with 4 decimals
+    (``measure`` with a reference takes the CT's, which can differ in the 5th
+    significant digit).
     """
     voxels, header = read_array(path)
     table = load_labels(labels)
     values, counts = np.unique(voxels, return_counts=True)
-    pixel_area = header.spacing[0] * header.spacing[1]
+    pixel_area = header.spacing[0] * header.spacing[1] / 100.0  # cm²
+    several = header.size[2] > 1
     return {
         "path": os.fspath(path),
         "size": list(header.size),
@@ -36,13 +42,14 @@ def info(path: str | os.PathLike[str], labels: LabelsSpec = None) -> dict[str, A
         "header_size": header.header_size,
         "file_size": header.file_size,
         "keywords": dict(header.keywords),
+        "spacing_from": "tag",
         "labels": [
             {
                 "value": int(value),
                 "name": table[int(value)].name,
                 "voxels": int(count),
-                "area_mm2": float(count) * pixel_area,
-                "volume_mm3": float(count) * pixel_area * header.spacing[2],
+                "area_cm2": float(count) * pixel_area,
+                "volume_cm3": float(count) * pixel_area * header.spacing[2] / 10.0 if several else None,
             }
             for value, count in zip(values, counts)
             if value != 0
@@ -72,11 +79,16 @@ def format_info(description: dict[str, Any]) -> str:
         lines.append("  labels      none (every voxel is 0)")
         return "\n".join(lines)
     width = max(len(label["name"]) for label in labels)
-    heading = f"{'value':>5}  {'name':<{width}}  {'voxels':>9}  {'area mm²':>12}  {'volume mm³':>12}"
+    heading = f"{'value':>5}  {'name':<{width}}  {'voxels':>9}  {'area cm²':>12}  {'volume cm³':>12}"
     lines.append(f"  labels      {heading}")
     for label in labels:
+        volume = "-" if label["volume_cm3"] is None else f"{label['volume_cm3']:.3f}"
         lines.append(
             f"              {label['value']:>5}  {label['name']:<{width}}  {label['voxels']:>9}"
-            f"  {label['area_mm2']:>12.2f}  {label['volume_mm3']:>12.2f}"
+            f"  {label['area_cm2']:>12.3f}  {volume:>12}"
         )
+    lines.append(
+        "  (areas and volumes from the tag header's spacing, 4 decimals; measure --reference takes the CT's;"
+        " no volume for one slice)"
+    )
     return "\n".join(lines)

@@ -22,25 +22,32 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..errors import OutputExistsError, OutputOutdatedError, ReferenceImageError, UsageError, reason_of
-from . import runner, writers
+from ..errors import OutputExistsError, OutputOutdatedError, UsageError, reason_of
+from . import runner, tables, writers
 from .convert import Mask, load_tag
+from .ct_fields import FIELDS, ct_fields
 from .labels import LabelsSpec, LabelTable
 from .options import MeasureOptions
-from .reference import DEFAULT_TOLERANCE, ReferenceSpec, Tolerance, find_reference
+from .pairing import forget
+from .reference import DEFAULT_TOLERANCE, ReferenceSpec, Tolerance
 from .runner import Outcome, Report
+from .wide import WideTable, is_wide_table, wide_table
 
 if TYPE_CHECKING:
     import pandas
     import SimpleITK
 
 COLUMNS = (
-    "file", "reference", "label", "name", "slices", "voxels", "area_cm2", "slice_areas_cm2",
-    "volume_cm3", "hu_mean", "hu_sd", "hu_min", "hu_max", "hu_median", "status", "reason",
+    "file", "reference", *FIELDS, "label", "name", "slices", "spacing_from", "voxels", "area_cm2",
+    "slice_areas_cm2", "volume_cm3", "hu_mean", "hu_sd", "hu_min", "hu_max", "hu_median", "status", "reason",
 )  # fmt: skip
 """The fields of a row, in the order of the CSV columns."""
+
+SPACING_FROM = {True: "reference", False: "tag"}
+"""``spacing_from``: areas and volumes use the reference's spacing (PixelSpacing, the series' slice
+distance) when there is one, else the tag header's inc_x, inc_y, epais (4 decimals)."""
 
 OUTPUT_FORMATS = ("csv", "json")
 
@@ -62,12 +69,21 @@ class Measurements(Report):
     done: str = "measured"
     kept: int = 0
     """Files whose rows a resumed run kept from the table it was given."""
+    options: Optional[MeasureOptions] = None
+    """The options of the run (its labels, subjects and SMI label make :meth:`wide`)."""
 
     def details(self) -> str:
         """How many files had no reference (areas only), and how many were kept from an earlier run."""
         bare = len({row["file"] for row in self.rows if row["status"] == "measured" and not row["reference"]})
         text = f" ({bare} without a reference image: areas only, no HU)" if bare else ""
         return f"{text}; {self.kept} kept from the earlier run" if self.kept else text
+
+    def wide(self) -> WideTable:
+        """The wide table of the rows: one row per file (:func:`itk_tag.batch.wide.wide_table`), with the
+        run's labels, and its subjects' columns, height and SMI when it had ``subjects``.
+        """
+        options = self.options if self.options is not None else MeasureOptions()
+        return wide_table(self.rows, options.label_table, options.subject_table, options.smi_label)
 
     def to_dataframe(self) -> pandas.DataFrame:
         """Return the rows as a pandas DataFrame (columns COLUMNS); ImportError without pandas."""
@@ -85,6 +101,12 @@ def _file_row(source: Path, status: str, reason: str) -> dict[str, Any]:
         file=os.fspath(source), reference="", label=None, name="", voxels=0, status=status, reason=reason
     )
     return row
+
+
+def _reference_columns(mask: Mask) -> dict[str, Any]:
+    """The columns of a mask's rows that describe its reference: its path and the CT's FIELDS."""
+    reference = mask.reference
+    return {"reference": os.fspath(reference.path) if reference is not None else "", **ct_fields(reference)}
 
 
 def _hounsfield(ct: SimpleITK.Image, where: Path) -> SimpleITK.Image:
@@ -153,16 +175,18 @@ def measure_mask(mask: Mask, labels: LabelTable, source: Path) -> list[dict[str,
     if mask.check is not None and mask.check.reversed_slices:
         slices.reverse()  # the mask was flipped onto the reference: back to the tag's order
     depth = image.GetSize()[2]
+    described = _reference_columns(mask)
     rows = []
     for value in sorted(present | set(labels.labels)):
         here = value in present
         per_slice = [areas.get(value, 0.0) / 100.0 for areas in slices]
         row: dict[str, Any] = {
             "file": os.fspath(source),
-            "reference": os.fspath(mask.reference.path) if mask.reference is not None else "",
+            **described,
             "label": value,
             "name": labels[value].name,
             "slices": depth,
+            "spacing_from": SPACING_FROM[mask.reference is not None],
             "voxels": shape.GetNumberOfPixels(value) if here else 0,
             "area_cm2": sum(per_slice) if depth > 1 else per_slice[0],
             "slice_areas_cm2": per_slice,
@@ -180,29 +204,15 @@ def measure_mask(mask: Mask, labels: LabelTable, source: Path) -> list[dict[str,
         rows.append(dict(row, status="measured", reason=""))
     if not rows:
         rows.append(_file_row(source, "no label", "every voxel is 0 (no --labels names a label to count)"))
-        rows[0].update(
-            reference=os.fspath(mask.reference.path) if mask.reference is not None else "", slices=depth
-        )
+        rows[0].update(described, slices=depth, spacing_from=SPACING_FROM[mask.reference is not None])
     return rows
 
 
-def _measure(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str], str]:
-    """Measure one tag; return its rows, geometry notes, and why it has no HU ("" when it has them)."""
-    reference = options.reference
-    missing = ""
-    if reference == "auto":
-        try:
-            reference = os.fspath(find_reference(path))
-        except ReferenceImageError as error:
-            reference = None
-            missing = f"{error}: areas only, no HU statistics"
-    mask = load_tag(path, reference, options.tolerance, options.force, pixels=True)
+def _measure(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str]]:
+    """Measure one tag; return its rows and geometry notes. Raises as :func:`measure_file`."""
+    mask = load_tag(path, options.reference, options.tolerance, options.force, True, options.pair_table)
     notes = mask.check.notes + mask.check.differences() if mask.check is not None else []
-    rows = measure_mask(mask, options.label_table, path)
-    if missing:
-        for row in rows:
-            row["reason"] = row["reason"] or missing
-    return rows, notes, missing
+    return measure_mask(mask, options.label_table, path), notes
 
 
 def measure_file(
@@ -212,15 +222,19 @@ def measure_file(
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     force: bool = False,
+    pairs: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure one tag (rows as :func:`measure_mask`); raises on failure.
 
-    ``reference`` is as in :func:`itk_tag.read`, except that ``"auto"`` with no
-    image beside the tag measures areas only. Raises GeometryMismatchError
-    when the reference's grid is not the tag's, TagFileError,
-    ReferenceImageError, UsageError for a reference path that does not exist.
+    ``reference`` and ``pairs`` are as in :func:`measure`: ``"auto"`` or
+    ``pairs`` finding no image is a ReferenceImageError (``None`` measures
+    areas only). Raises GeometryMismatchError when the reference's grid is
+    not the tag's, TagFileError, ReferenceImageError, UsageError for a
+    reference path that does not exist.
     """
-    options = MeasureOptions(reference=reference, labels=labels, tolerance=tolerance, force=force)
+    options = MeasureOptions(
+        reference=reference, labels=labels, tolerance=tolerance, force=force, pairs=pairs
+    )
     return _measure(Path(path), options)[0]
 
 
@@ -236,18 +250,10 @@ def measure_job(task: tuple[int, Path, MeasureOptions]) -> tuple[int, Outcome, l
     """Measure one file of a batch; never raise: a failing file gets a failed row, the batch goes on."""
     index, path, options = task
     try:
-        rows, notes, missing = _measure(path, options)
+        rows, notes = _measure(path, options)
     except Exception as error:  # noqa: BLE001 - any failure is this file's, reported and counted
         return measure_failure(task, reason_of(error))
-    return index, Outcome(path, Path(), "measured", missing, tuple(notes)), rows
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return value
+    return index, Outcome(path, Path(), "measured", "", tuple(notes)), rows
 
 
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -268,16 +274,9 @@ def write_rows(rows: Sequence[dict[str, Any]], path: Path, overwrite: bool = Fal
     """Write rows, atomically, as CSV (lists joined by ``;``, missing values empty) or JSON (a list
     of objects, missing values null).
     """
-    output_format = path.suffix.lower().lstrip(".")
-    with writers.atomic_output(path, output_format, overwrite) as temporary:
-        with temporary.open("w", newline="", encoding="utf-8") as file:
-            if output_format == "json":
-                json.dump([_json_row(row) for row in rows], file, indent=1)
-                file.write("\n")
-                return
-            writer = csv.DictWriter(file, COLUMNS)
-            writer.writeheader()
-            writer.writerows({key: _cell(value) for key, value in row.items()} for row in rows)
+    if path.suffix.lower() == ".json":
+        rows = [_json_row(row) for row in rows]
+    tables.write_table(rows, COLUMNS, path, overwrite)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]] | None:
@@ -304,26 +303,40 @@ def _resumed(destination: Path, options: MeasureOptions) -> list[dict[str, Any]]
     """
     rows = read_rows(destination)
     if rows is None:
-        raise OutputExistsError(destination)
+        empty = destination.is_file() and destination.stat().st_size == 0
+        what = (
+            "an empty file (0 bytes)"
+            if empty
+            else "not a table of itk-tag measure (other columns, or unreadable)"
+        )
+        raise OutputExistsError(destination, f"in the table's place: {what}; --overwrite replaces it")
     failed = {row["file"] for row in rows if row["status"] not in KEPT}
     kept = [row for row in rows if row["file"] not in failed]
     for row in kept:
-        reference = options.reference
-        if (
-            reference is None
-            and row["reference"]
-            or reference not in (None, "auto")
-            and Path(row["reference"]) != Path(reference)
-        ):  # type: ignore[arg-type]
-            differs = f"reference {row['reference'] or 'none'} -> {reference or 'none'}"
-        elif row["label"] not in ("", None) and row["name"] != options.label_table[int(row["label"])].name:
-            differs = f"label {row['label']} {row['name']} -> {options.label_table[int(row['label'])].name}"
-        else:
-            continue
-        raise OutputOutdatedError(
-            destination, f"output exists, made with other options ({differs}): --overwrite replaces it"
-        )
+        differs = _differs(row, options)
+        if differs:
+            raise OutputOutdatedError(
+                destination, f"output exists, made with other options ({differs}): --overwrite replaces it"
+            )
     return kept
+
+
+def _differs(row: dict[str, Any], options: MeasureOptions) -> str:
+    """How a kept row's options differ from this run's, in the options' words ("" when they do not)."""
+    reference, now = options.reference, options.typed_reference()
+    finds = reference == "auto" or options.pair_table is not None
+    if reference is None and not finds and row["reference"]:
+        return f"it was made with --reference auto, --pairs or --reference PATH; this run has {now}"
+    if finds and not row["reference"] and row["status"] == "measured":
+        return f"it was made with --reference none; this run has {now}"
+    if reference not in (None, "auto") and Path(row["reference"]) != Path(reference):  # type: ignore[arg-type]
+        if not row["reference"]:
+            return f"it was made with --reference none; this run has {now}"
+        return f"its rows were measured on {row['reference']}; this run has {now}"
+    if row["label"] not in ("", None) and row["name"] != options.label_table[int(row["label"])].name:
+        now_named = options.label_table[int(row["label"])].name
+        return f"label {row['label']} was {row['name']}, --labels names it {now_named}"
+    return ""
 
 
 class _Books:
@@ -360,6 +373,7 @@ def measure(
     output: str | os.PathLike[str] | None = None,
     options: MeasureOptions | None = None,
     *,
+    wide: str | os.PathLike[str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     **settings: Any,
 ) -> Measurements:
@@ -372,10 +386,21 @@ def measure(
     atomic, the last one holds every row, an interrupt keeps the rows
     measured. The settings are ``options`` or, as keyword arguments, the
     fields of :class:`~itk_tag.batch.options.MeasureOptions`: ``reference``,
-    ``None``/``"none"`` measures areas only, ``"auto"`` the image beside each
-    tag (areas only where there is none), a path that image for every tag;
-    ``labels``, ``tolerance``, ``force``, ``overwrite``, ``jobs`` and
-    ``progress`` as for :func:`itk_tag.convert`.
+    ``None``/``"none"`` measures areas only, ``"auto"`` the image named after
+    each tag, else the DICOM image of its folder that it lies on
+    (:mod:`itk_tag.batch.pairing`), a path that image for every tag; ``pairs``,
+    a CSV file of ``tag,reference`` rows naming each tag's image. With
+    ``"auto"`` or ``pairs``, a tag whose image is not found is a failed file
+    (its row says why). ``labels``, ``tolerance``, ``force``, ``overwrite``,
+    ``jobs`` and ``progress`` as for :func:`itk_tag.convert`; ``subjects``
+    and ``smi_label`` for the wide table.
+
+    Rows have the CT's ``patient_id``, ``study_date``, ``series_description``,
+    ``slice_thickness_mm`` and ``kvp`` (None where absent, see
+    :mod:`itk_tag.batch.ct_fields`) and ``spacing_from`` (``reference`` or
+    ``tag``: whose spacing the areas use). ``wide``, a ``.csv`` or ``.json``
+    path, receives the wide table at the end (one row per file:
+    :meth:`Measurements.wide`), replacing the file there.
 
     When ``output`` is a table an earlier run wrote (and ``overwrite`` is
     false), the run resumes it: files with rows of status ``measured`` or
@@ -389,8 +414,15 @@ def measure(
     options = options if options is not None else MeasureOptions(**settings)
     sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     destination = Path(output) if output is not None else None
-    if destination is not None and destination.suffix.lower().lstrip(".") not in OUTPUT_FORMATS:
-        raise UsageError(f"{destination}: the output of measure ends in .csv or .json")
+    for table in (destination, Path(wide) if wide is not None else None):
+        if table is not None and table.suffix.lower().lstrip(".") not in OUTPUT_FORMATS:
+            raise UsageError(f"{table}: the tables of measure end in .csv or .json")
+    if destination is not None and wide is not None and Path(wide).resolve() == destination.resolve():
+        raise UsageError(f"{wide}: the wide table cannot be the long table's file (-o)")
+    if wide is not None and Path(wide).exists() and not options.overwrite and not is_wide_table(Path(wide)):
+        raise OutputExistsError(
+            Path(wide), "exists and is not a wide table of itk-tag: --overwrite replaces it"
+        )
     files = [
         file
         for file, _ in runner.input_files(sources, lambda path: writers.format_of(path, ("tag",)) is not None)
@@ -402,7 +434,8 @@ def measure(
     books = _Books(destination, files, kept, fresh=not resuming and not options.overwrite)
     done = {row["file"] for row in kept}
     tasks = [(index, file, options) for index, file in enumerate(files) if os.fspath(file) not in done]
-    measurements = Measurements(total=len(tasks), kept=len(done))
+    measurements = Measurements(total=len(tasks), kept=len(done), options=options)
+    forget()  # files may have changed since an earlier run in this process
     outcomes: dict[int, Outcome] = {}
 
     def record(result: tuple[int, Outcome, list[dict[str, Any]]]) -> None:
@@ -422,4 +455,6 @@ def measure(
         measurements.outcomes = [outcomes[index] for index in sorted(outcomes)]
         measurements.rows = books.all()
         books.flush()
+    if wide is not None:
+        measurements.wide().write(wide, overwrite=True)
     return measurements

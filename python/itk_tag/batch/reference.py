@@ -15,6 +15,7 @@ SEG) on first use.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from ..errors import GeometryMismatchError, ReferenceImageError, itk_reason
-from ..format import TagHeader, read_header
+from ..format import TagHeader
 from ..format.grid import (
     DEFAULT_TOLERANCE,
     GROSS,
@@ -53,14 +54,11 @@ __all__ = [
     "Reference",
     "ReferenceSpec",
     "Tolerance",
-    "check",
     "compare",
     "describe",
-    "find_reference",
     "flip_slices",
     "grid_of",
     "require_alignment",
-    "resolve_reference",
     "series_file_names",
     "tag_grid",
 ]
@@ -104,24 +102,6 @@ def reference_candidates(tag: Path) -> list[Path]:
     if base.suffix in DICOM_SUFFIXES:
         return [base]
     return [base] + [base.with_name(base.name + suffix) for suffix in DICOM_SUFFIXES]
-
-
-def find_reference(tag: Path) -> Path:
-    """Find the image beside ``tag`` that it was drawn on; ReferenceImageError if there is none."""
-    for candidate in reference_candidates(tag):
-        if candidate.exists():
-            return candidate
-    looked = ", ".join(candidate.name for candidate in reference_candidates(tag))
-    raise ReferenceImageError(f"no reference image found beside the tag (looked for {looked})")
-
-
-def resolve_reference(tag: Path, reference: ReferenceSpec) -> Path | None:
-    """Return the reference image path that ``reference`` names for ``tag`` (None for none)."""
-    if reference is None or reference == "none":
-        return None
-    if reference == "auto":
-        return find_reference(tag)
-    return Path(reference)
 
 
 def _reader(path: str) -> SimpleITK.ImageFileReader:
@@ -177,14 +157,21 @@ def series_file_names(folder: Path, slices: int | None = None) -> tuple[str, ...
 
 
 def _series_geometry(folder: Path, slices: int | None) -> tuple[Grid, np.ndarray, tuple[Path, ...]]:
-    """The grid ``SimpleITK.ReadImage(file_names)`` builds for the series in ``folder``.
+    """The grid ``SimpleITK.ReadImage(file_names)`` builds for the series in ``folder``."""
+    return _files_geometry(series_file_names(folder, slices))
+
+
+def _files_geometry(files: Sequence[str]) -> tuple[Grid, np.ndarray, tuple[Path, ...]]:
+    """The grid ``SimpleITK.ReadImage(files)`` builds for 2D slices read in this order.
 
     ITK's ImageSeriesReader takes origin, in-plane spacing and direction from
     the first file as its ImageIO reports them, and the slice spacing from the
     distance between the first and last slices.
     """
-    files = series_file_names(folder, slices)
-    readers = [_information(name) for name in files]
+    try:
+        readers = [_information(name) for name in files]
+    except RuntimeError as error:
+        raise ReferenceImageError(f"cannot read the reference image: {itk_reason(error)}") from error
     positions = np.array([reader.GetOrigin()[:3] for reader in readers], dtype=float)
     first = readers[0]
     if first.GetDimension() != 3 or first.GetSize()[2] != 1:
@@ -242,6 +229,15 @@ class Reference:
         reference.slice_positions = reference.grid.slice_positions()
         return reference
 
+    @classmethod
+    def of_files(cls, files: Sequence[Path]) -> Reference:
+        """Open the 2D DICOM slices ``files`` as one image, in this order (a series' slices a tag spans).
+
+        Raises ReferenceImageError.
+        """
+        grid, positions, paths = _files_geometry([os.fspath(name) for name in files])
+        return cls(paths[0].parent, grid, positions, paths)
+
     def image(self) -> SimpleITK.Image:
         """The pixels as a 3D ``SimpleITK.Image`` on the grid (read on first call).
 
@@ -261,6 +257,21 @@ class Reference:
                 ) from error
             self._image = SimpleITK.JoinSeries(image) if image.GetDimension() == 2 else image
         return self._image
+
+    def metadata(self, keys: Sequence[str]) -> dict[str, str]:
+        """The DICOM attributes ``keys`` (``"gggg|eeee"``) of the first file, as GDCM reads them.
+
+        Values are stripped of DICOM's padding; absent (or non-DICOM)
+        attributes are left out. From the image read for its pixels when it
+        kept them, else from the first file's header (no pixel decoding).
+        """
+        source: Any = self._image
+        if source is None or not any(source.HasMetaDataKey(key) for key in keys):
+            try:
+                source = _information(os.fspath(self.files[0]))
+            except RuntimeError:
+                return {}
+        return {key: source.GetMetaData(key).strip() for key in keys if source.HasMetaDataKey(key)}
 
     def datasets(self) -> list[pydicom.Dataset]:
         """The files' DICOM datasets, without pixel data (read on first call); ValueError if not DICOM."""
@@ -383,21 +394,3 @@ def require_alignment(check: GeometryCheck, force: bool = False) -> None:
     raise GeometryMismatchError(
         f"not on the grid of {check.reference}: {differences} (--force puts it on that grid anyway)"
     )
-
-
-def check(
-    tag: str | os.PathLike[str], reference: ReferenceSpec = "auto", tolerance: Tolerance = DEFAULT_TOLERANCE
-) -> GeometryCheck:
-    """Compare the grid of the tag at ``tag`` with that of its reference image.
-
-    ``reference`` is ``"auto"`` (the image beside the tag: ``name.dcm`` for
-    ``name.dcm.tag``; ``name`` -- a file or a DICOM series folder -- or
-    ``name.dcm`` for ``name.tag``), or the path of an image file or a DICOM
-    series folder. Raises ReferenceImageError when there is no usable reference.
-    """
-    tag_path = Path(tag)
-    header = read_header(tag_path)
-    path = resolve_reference(tag_path, reference)
-    if path is None:
-        raise ReferenceImageError("check needs a reference image (auto, or a path), not none")
-    return compare(header, Reference.open(path, header.size[2]), tolerance)

@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import RunInterrupted, UsageError
+from . import itk_warnings
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -253,6 +254,7 @@ def _signals_blocked() -> Iterator[None]:
 
 def _start_worker() -> None:
     _STOP.running = True  # a worker's life is the run's
+    itk_warnings.follow()
     handle_signals()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
