@@ -235,7 +235,7 @@ def _describe(host: Host, folder: Optional[Path], pattern: str) -> Host:
     return host
 
 
-SLICER_CORE_HOST = "slicer-core (3D Slicer)"
+SLICER_CORE_HOST = "slicer-core"
 
 
 def _slicer_core_host(folder: Path, notes: list[str]) -> Optional[Host]:

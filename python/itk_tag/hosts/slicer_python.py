@@ -15,10 +15,10 @@ So the import hook (:mod:`itk_tag.hosts.import_hook`) sets the variable to
 the plugin folder while ``slicer_core`` is imported and, still inside, calls
 that ``Initialize()`` (exported by Slicer's ``libITKCommon``; a no-op once
 ITK's factories are set up) through :func:`initialize_factories`; then it
-restores the variable, which so does not leak into child processes. It does
+restores the variable, so that it does not leak into child processes. It does
 this only where :func:`served` names a build: a slicer-core whose ITK the
-builds do not serve (another ITK version, the Windows and macOS wheels, which
-hold no ``libITKCommon-*.so``) gets nothing native.
+builds do not serve (another ITK version; Windows and macOS, where itk-tag has
+no native builds and slicer-core no ``libITKCommon-*.so``) gets nothing native.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ LIBRARY_PATTERN = "libITKCommon-*.so*"
 
 def itk_library(package: Path) -> Optional[Path]:
     """Slicer core's ``libITKCommon`` inside its package folder (the Linux wheel keeps it in
-    ``third_party.libs/``), or None when there is none (the Windows and macOS wheels).
+    ``third_party.libs/``), or None when there is none (not a Linux wheel).
     """
     found = sorted(package.glob(LIBRARY_PATTERN)) + sorted(package.glob(f"*/{LIBRARY_PATTERN}"))
     return found[0] if found else None
