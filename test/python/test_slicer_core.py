@@ -79,7 +79,9 @@ for path in json.loads(sys.argv[3]):
     print(json.dumps({"reading": path}), flush=True)
     print(json.dumps(read(path)), flush=True)
 with open("/proc/self/maps") as maps:
-    report["native_loaded"] = sorted({line.split("/")[-1].strip() for line in maps if "libIOTag" in line})
+    # The entry library, and each build by its folder (old-slicer_itk, ...).
+    paths = {line.split(None, 5)[-1].strip() for line in maps if "libIOTag" in line}
+    report["native_loaded"] = sorted("/".join(path.split("/")[-2:]) for path in paths)
 hook = sys.modules.get("_itk_tag_autoload")
 report["hook"] = getattr(hook, "status", None)
 importer = sys.modules.get("itk_tag.hosts.import_hook")
@@ -175,7 +177,7 @@ def test_reads_every_case_through_the_exported_plugin_folder(slicer_core: Instal
     results, report = read_in_slicer(slicer_core, paths, exported)
     for path in paths:
         check_read(results[str(path)], path)
-    assert report["native_loaded"] == ["libIOTagImageIO.so", "libIOTagPlugin.so"]
+    assert report["native_loaded"] == ["old-slicer_itk/libIOTagImageIO.so", "plugins/libIOTagPlugin.so"]
     assert not report["itk_tag_imported"]
 
 
@@ -222,11 +224,13 @@ report["reads"] = {
 """
 
 
+@pytest.mark.parametrize("before", ["", "import SimpleITK, itk"], ids=["slicer-first", "simpleitk-first"])
 def test_zero_steps_reads_through_slicers_reader_stack(
-    slicer_core: Install, generated: dict, tmp_path: Path
+    slicer_core: Install, generated: dict, tmp_path: Path, before: str
 ) -> None:
     """Nothing exported, no import itk_tag: the startup hook gives slicer_core the plugin folder, only
-    while it is imported; SimpleITK and ITK Python in that process read as in any install."""
+    while it is imported; SimpleITK and ITK Python in that process read as in any install, imported
+    before or after it."""
     nrrd = tmp_path / "other.nrrd"
     import SimpleITK
 
@@ -236,13 +240,13 @@ def test_zero_steps_reads_through_slicers_reader_stack(
     paths = good_cases(generated)
     others = [DATA / "barbell2-10.tag", nrrd]
     after = f"PATHS = {[str(p) for p in others]!r}\n" + OTHER_HOSTS
-    results, report = read_in_slicer(slicer_core, paths, after=after)
+    results, report = read_in_slicer(slicer_core, paths, before=before, after=after)
     for path in paths:
         check_read(results[str(path)], path)
     assert report["hook"] == "armed" and report["hook_failure"] is None
     assert report["itk_tag_imported"]  # by the startup hook, not by the child
     assert report["autoload_path"] is None and report["child_autoload_path"] == "None"
-    assert report["native_loaded"] == ["libIOTagImageIO.so", "libIOTagPlugin.so"]
+    assert "old-slicer_itk/libIOTagImageIO.so" in report["native_loaded"]
     assert report["simpleitk_tag_io"] and report["wrapped"] == [False, False]
     for path in others:
         voxels = itk_tag.read_array(path)[0] if path.suffix == ".tag" else np.arange(24, dtype=np.uint8)
