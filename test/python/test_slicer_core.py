@@ -259,15 +259,17 @@ def test_zero_steps_reads_through_slicers_reader_stack(
     [
         ({"ITK_TAG_NO_AUTOLOAD": "1"}, "", False),
         ({"ITK_TAG_NATIVE": "0"}, "", False),
+        ({"ITK_TAG_NO_AUTOLOAD": "1"}, "import itk_tag", True),
         ({"ITK_TAG_NO_AUTOLOAD": "1"}, "import slicer\nimport itk_tag", True),
     ],
-    ids=["hook-off", "native-off", "hook-off-import-itk_tag-after-slicer"],
+    ids=["hook-off", "native-off", "hook-off-import-itk_tag-first", "hook-off-import-itk_tag-after-slicer"],
 )
 def test_without_the_hook_or_a_native_build(
     slicer_core: Install, env: dict[str, str], before: str, reads: bool
 ) -> None:
-    """Hook off: no .tag (and nothing of itk-tag loaded) unless itk_tag is imported, even after
-    slicer. ITK_TAG_NATIVE=0 (as where no build serves): nothing native is loaded."""
+    """Hook off: no .tag (and nothing of itk-tag loaded) unless itk_tag is imported, before slicer
+    or after it (before the first read). ITK_TAG_NATIVE=0 (as where no build serves): nothing
+    native is loaded."""
     paths = [DATA / name for name in REAL_TAGS]
     results, report = read_in_slicer(slicer_core, paths, env, before=before)
     if reads:
