@@ -1,13 +1,14 @@
-"""itk-tag's startup hook: ``import SimpleITK`` and ``import itk`` read ``.tag``, with no ``import itk_tag``.
+"""itk-tag's startup hook: SimpleITK, ITK Python and Slicer's core read ``.tag``, with no ``import itk_tag``.
 
 ``itk-tag-autoload.pth`` (installed by the wheel beside this module) imports
 this module while the interpreter starts. Starting must stay cheap and must
 never fail because of itk-tag, so this module only *arms*: it puts a finder
-on ``sys.meta_path`` that waits for the import of ``SimpleITK`` or ``itk``,
-then imports ``itk_tag`` and hands the import to its hook
+on ``sys.meta_path`` that waits for the import of ``SimpleITK``, ``itk`` or
+``slicer_core`` (the slicer-core wheel's package, which ``import slicer``
+imports), then imports ``itk_tag`` and hands the import to its hook
 (``itk_tag.hosts.import_hook``), which gives the host a native build where one
-serves it (for SimpleITK: ``ITK_AUTOLOAD_PATH`` set while its extension
-loads) and the Python-level path elsewhere. It imports nothing
+serves it (for SimpleITK and slicer_core: ``ITK_AUTOLOAD_PATH`` set while
+they load) and, for SimpleITK and itk, the Python-level path elsewhere. It imports nothing
 the interpreter has not imported already (``os``, ``sys``), and it is a
 top-level module because importing ``itk_tag._anything`` would run
 ``itk_tag/__init__.py`` (ctypes, ...) at every interpreter start.
@@ -23,7 +24,7 @@ OFF_VARIABLE = "ITK_TAG_NO_AUTOLOAD"
 
 status = "not run"
 """What the hook did in this process: "armed", "off: <why>" or "failed: <why>"."""
-HOSTS = ("SimpleITK", "itk")
+HOSTS = ("SimpleITK", "itk", "slicer_core")
 
 
 class _ArmingFinder:
@@ -55,7 +56,7 @@ def _arm() -> None:
         status = f"off: {OFF_VARIABLE}={value} is set"
         return
     if any(host in sys.modules for host in HOSTS):
-        status = "off: SimpleITK or itk was imported before the hook ran"
+        status = "off: SimpleITK, itk or slicer_core was imported before the hook ran"
         return
     sys.meta_path.insert(0, _ArmingFinder())
     status = "armed"

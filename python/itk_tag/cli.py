@@ -158,8 +158,6 @@ def _slicer_at(args: argparse.Namespace) -> SlicerInstall:
 
 @_reporting_os_errors
 def _slicer_install(args: argparse.Namespace) -> int:
-    if _plugin_folder() is None:
-        return EXIT_FAILED
     slicer = _slicer_at(args)
     reason = unsupported_reason(slicer)
     module = install_module(slicer)

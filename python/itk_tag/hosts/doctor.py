@@ -1,10 +1,11 @@
 """``itk-tag doctor``: what this Python environment has, and whether each host reads ``.tag`` files.
 
-Each host (SimpleITK, ITK Python, itk-tag's own numpy reader) reads the
-bundled sample (:mod:`itk_tag.hosts.sample`) in a child process, so a host that
-crashes (a plugin built for another ABI, say) is reported, not suffered. The
-SimpleITK child does *not* import itk_tag: it checks what users get from
-``import SimpleITK`` alone, through the startup hook.
+Each host (SimpleITK, ITK Python, 3D Slicer's core from the slicer-core
+wheel, itk-tag's own numpy reader) reads the bundled sample
+(:mod:`itk_tag.hosts.sample`) in a child process, so a host that crashes (a
+plugin built for another ABI, say) is reported, not suffered. The SimpleITK
+and slicer-core children do *not* import itk_tag: they check what users get
+from ``import SimpleITK`` or ``import slicer`` alone, through the startup hook.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import import_hook, plugins, sample
+from . import import_hook, plugins, sample, slicer_python
 from . import native as _native
 
 HOOK_FILE = "itk-tag-autoload.pth"
@@ -59,6 +60,26 @@ try:
         matrix = numpy.asarray(itk.array_from_matrix(image.GetDirection())).ravel()
         size = image.GetLargestPossibleRegion().GetSize()
         geometry = ([size[i] for i in range(3)], image.GetOrigin(), image.GetSpacing(), matrix)
+    elif host == "slicer_core":
+        # What Slicer's "Add Data" runs for a volume: the archetype storage node, into a labelmap.
+        import slicer
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+        scene = slicer.vtkMRMLScene()
+        node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+        storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+        storage.SetFileName(path)
+        storage.SetSingleFile(1)
+        node.SetAndObserveStorageNodeID(storage.GetID())
+        if not storage.ReadData(node):
+            raise RuntimeError(f"vtkMRMLVolumeArchetypeStorageNode.ReadData failed for {path}")
+        result["path"] = "native"
+        voxels = vtk_to_numpy(node.GetImageData().GetPointData().GetScalars())
+        rows = [[0.0] * 3 for _ in range(3)]
+        node.GetIJKToRASDirections(rows)
+        x, y, z = node.GetOrigin()
+        # RAS to LPS: x and y change sign.
+        lps = [[-v for v in rows[0]], [-v for v in rows[1]], rows[2]]
+        geometry = (node.GetImageData().GetDimensions(), (-x, -y, z), node.GetSpacing(), sum(lps, []))
     else:
         import itk_tag
         result["path"] = "python"
@@ -109,7 +130,7 @@ class Host:
     error: Optional[str] = None
     crash: Optional[str] = None
     hook: Optional[str] = None
-    """What the startup hook did in the host's process (SimpleITK only)."""
+    """What the startup hook did in the host's process."""
 
 
 @dataclass
@@ -215,6 +236,33 @@ def _describe(host: Host, folder: Optional[Path], pattern: str) -> Host:
         if described is not None:
             host.abi = described.abi
         break
+    return host
+
+
+SLICER_CORE_HOST = "slicer-core"
+
+
+def _slicer_core_host(folder: Path, notes: list[str]) -> Optional[Host]:
+    """The slicer-core host to probe, or None (and a note) where no native build serves its ITK:
+    Slicer's readers are C++, so only a native build can give them ``.tag``.
+    """
+    host = Host(SLICER_CORE_HOST, _version("slicer-core"))
+    library, verdict = slicer_python.served(folder)
+    if library is not None:
+        try:
+            described = plugins.describe_library(library)
+            host.abi = described.abi
+            host.itk_version = described.itk_version.replace("itk version ", "") or None
+        except OSError:
+            pass  # no entry library (a pure install): the verdict says so
+    if verdict.build is None:
+        notes.append(
+            f"slicer-core {host.version or '(unknown version)'}: no native build serves its ITK "
+            f"({verdict.reason}), so "
+            "Slicer's readers do not read .tag in this Python; itk_tag.read_array and `itk-tag convert` do"
+        )
+        return None
+    host.serves = f"native build {verdict.build} ({verdict.reason})"
     return host
 
 
@@ -397,6 +445,11 @@ def diagnose() -> Diagnosis:
     if itk_folder is not None and (itk_folder / "__init__.py").is_file():
         host = _describe(Host("itk (ITK Python)", _version("itk")), itk_folder, "_ITKCommonPython*")
         probes.append((host, _start("itk", False), "import itk"))
+    slicer_core_folder = _package_folder(slicer_python.PACKAGE)
+    if slicer_core_folder is not None:
+        host = _slicer_core_host(slicer_core_folder, notes)
+        if host is not None:
+            probes.append((host, _start(slicer_python.PACKAGE, False), "import slicer"))
     probes.append((Host("itk_tag.read_array", _version("itk-tag")), _start("numpy", True), "import itk_tag"))
 
     for host, process, how in probes:
@@ -410,6 +463,14 @@ def diagnose() -> Diagnosis:
                 answer = _finish(_start("SimpleITK", True), host, "import itk_tag, then SimpleITK") or answer
             if not host.reads:
                 _simpleitk_problem(host, answer, problems)
+        elif host.name == SLICER_CORE_HOST:
+            if not host.crash and (host.hook or "not run").startswith(("off:", "not run")):
+                how = "import itk_tag, then slicer"
+                answer = _finish(_start(slicer_python.PACKAGE, True), host, how) or answer
+            if not host.reads:
+                why = answer.get("hook_failure") or host.crash or host.error
+                fix = _python_path_fix() if host.crash else _reinstall()
+                problems.append(Problem(f"3D Slicer's core does not read the sample: {why}", fix))
         elif host.name.startswith("itk "):
             fix = (
                 _python_path_fix()

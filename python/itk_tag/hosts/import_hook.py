@@ -17,6 +17,11 @@ everywhere else.
 * ITK Python registers factories itself (:mod:`itk_tag.hosts.itk_python`);
   after ``import itk`` the hook wraps ``imread`` / ``imwrite`` when no build
   serves it.
+* 3D Slicer's core (``slicer_core``, from the slicer-core wheel; ``import
+  slicer`` imports it): where a build serves its ITK, the variable is set
+  while the package is imported, and ITK's factories are set up before it is
+  restored (:mod:`itk_tag.hosts.slicer_python` says why). Nothing is wrapped
+  where none serves: Slicer's readers are not Python functions.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Optional
@@ -33,7 +39,7 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     import importlib.abc
 
-from . import dispatch, plugins
+from . import dispatch, plugins, slicer_python
 
 EXTENSION_MODULE = "SimpleITK._SimpleITK"
 AUTOLOAD_VARIABLE = "ITK_AUTOLOAD_PATH"
@@ -100,6 +106,61 @@ class _AutoloadingLoader:
             self._loader.exec_module(module)
 
 
+@dataclass(frozen=True)
+class _SlicerCoreTarget:
+    """The ITK of a slicer_core package that a native build serves, and the plugin folder for it."""
+
+    folder: Path
+    library: Path
+    """Its ``libITKCommon``."""
+    namespace: str
+
+    def load_plugins(self) -> None:
+        """Has that ITK, once loaded, set up its factories while ITK_AUTOLOAD_PATH lists the folder;
+        a failure is kept in :data:`failure`.
+        """
+        with autoload_path(self.folder):
+            try:
+                slicer_python.initialize_factories(self.library, self.namespace)
+            except OSError as error:  # slicer_core must import whatever happens here
+                global failure
+                failure = f"{slicer_python.PACKAGE}: {error}"
+
+
+def _slicer_core_target(spec: importlib.machinery.ModuleSpec) -> Optional[_SlicerCoreTarget]:
+    """What to give the slicer_core package of ``spec``, or None where no build serves its ITK
+    (or finding out failed: kept in :data:`failure`).
+    """
+    if not spec.submodule_search_locations:
+        return None
+    try:
+        library, verdict = slicer_python.served(Path(next(iter(spec.submodule_search_locations))))
+        if library is None or verdict.build is None:
+            return None
+        return _SlicerCoreTarget(plugins.plugin_path(), library, verdict.build.split("-", 1)[1])
+    except Exception as error:  # slicer_core must import whatever happens here
+        global failure
+        failure = f"{slicer_python.PACKAGE}: {type(error).__name__}: {error}"
+        return None
+
+
+class _SlicerCoreLoader:
+    """Wraps slicer_core's loader: imports it with our plugin folder set, and has its ITK load it then."""
+
+    def __init__(self, loader: importlib.abc.Loader, target: _SlicerCoreTarget) -> None:
+        self._loader = loader
+        self._target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        # Set during the whole import too, in case a slicer-core sets up ITK's factories while importing.
+        with autoload_path(self._target.folder):
+            self._loader.exec_module(module)
+            self._target.load_plugins()
+
+
 class _FinishingLoader:
     """Wraps a host package's loader: runs ``finish`` on the package once it is imported."""
 
@@ -125,18 +186,22 @@ _FINISH = {"SimpleITK": finish_simpleitk, "itk": finish_itk}
 
 
 class HostFinder:
-    """Finds nothing itself: wraps the loaders of SimpleITK, its extension and ITK Python."""
+    """Finds nothing itself: wraps the loaders of SimpleITK, its extension, ITK Python and slicer_core."""
 
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]], target: Optional[ModuleType] = None
     ) -> Optional[importlib.machinery.ModuleSpec]:
-        """The spec the path finder gives, its loader wrapped for the three names above."""
-        if fullname not in _FINISH and fullname != EXTENSION_MODULE:
+        """The spec the path finder gives, its loader wrapped for the four names above."""
+        if fullname not in _FINISH and fullname not in (EXTENSION_MODULE, slicer_python.PACKAGE):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        if fullname in _FINISH:
+        if fullname == slicer_python.PACKAGE:
+            target = _slicer_core_target(spec)
+            if target is not None:
+                spec.loader = _SlicerCoreLoader(spec.loader, target)  # type: ignore[assignment]
+        elif fullname in _FINISH:
             spec.loader = _FinishingLoader(spec.loader, _FINISH[fullname])  # type: ignore[assignment]
         elif spec.origin is not None:
             if plugins.served_build(spec.origin).build is not None:
@@ -164,3 +229,9 @@ def install() -> None:
     itk = sys.modules.get("itk")
     if itk is not None and hasattr(itk, "imread"):
         finish_itk(itk)
+    # Imported before this hook: its ITK reads the folder if its factories are not set up yet.
+    core = sys.modules.get(slicer_python.PACKAGE)
+    if core is not None and core.__spec__ is not None and hasattr(core, "vtkMRMLScene"):
+        target = _slicer_core_target(core.__spec__)
+        if target is not None:
+            target.load_plugins()
