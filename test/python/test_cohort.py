@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import itk_tag
-import numpy as np
 import pydicom
 import pytest
 from conftest import DATA
@@ -396,17 +398,12 @@ def test_info_and_measure_agree_on_units(tmp_path: Path) -> None:
 
 def test_plugin_path_on_an_install_without_plugin(tmp_path: Path) -> None:
     """A pure install has no entry library: simulated by a copy of the package without its native part."""
-    import os
-    import sys
-
     package = Path(itk_tag.__file__).parent
     copy = tmp_path / "site" / "itk_tag"
     shutil.copytree(
         package, copy, ignore=shutil.ignore_patterns("*.so", "*.dll", "*.dylib", "itk-tag-builds")
     )
     env = {**os.environ, "PYTHONPATH": str(copy.parent), "ITK_TAG_NO_AUTOLOAD": "1"}
-    import subprocess
-
     done = subprocess.run(
         [sys.executable, "-m", "itk_tag", "plugin-path"], capture_output=True, text=True, env=env, timeout=120
     )
