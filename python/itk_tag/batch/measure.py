@@ -186,8 +186,13 @@ def measure_mask(mask: Mask, labels: LabelTable, source: Path) -> list[dict[str,
     return rows
 
 
-def _measure(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str], str]:
-    """Measure one tag; return its rows, geometry notes, and why it has no HU ("" when it has them)."""
+def measure_path(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str], str, Mask]:
+    """Measure one tag; return its rows, geometry notes, why it has no HU ("" when it has them), the mask.
+
+    The one computation of a file's numbers: ``measure`` writes its rows,
+    ``qc`` (:mod:`itk_tag.batch.qc`) shows them and draws the mask (on its
+    reference, whose pixels this read). Raises as :func:`measure_file`.
+    """
     reference = options.reference
     missing = ""
     if reference == "auto":
@@ -202,7 +207,7 @@ def _measure(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]],
     if missing:
         for row in rows:
             row["reason"] = row["reason"] or missing
-    return rows, notes, missing
+    return rows, notes, missing, mask
 
 
 def measure_file(
@@ -221,7 +226,7 @@ def measure_file(
     ReferenceImageError, UsageError for a reference path that does not exist.
     """
     options = MeasureOptions(reference=reference, labels=labels, tolerance=tolerance, force=force)
-    return _measure(Path(path), options)[0]
+    return measure_path(Path(path), options)[0]
 
 
 def measure_failure(
@@ -236,7 +241,7 @@ def measure_job(task: tuple[int, Path, MeasureOptions]) -> tuple[int, Outcome, l
     """Measure one file of a batch; never raise: a failing file gets a failed row, the batch goes on."""
     index, path, options = task
     try:
-        rows, notes, missing = _measure(path, options)
+        rows, notes, missing, _ = measure_path(path, options)
     except Exception as error:  # noqa: BLE001 - any failure is this file's, reported and counted
         return measure_failure(task, reason_of(error))
     return index, Outcome(path, Path(), "measured", missing, tuple(notes)), rows
