@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .batch.describe import info
     from .batch.labels import LabelTable, load_labels
     from .batch.measure import Measurements, measure, measure_file
+    from .batch.qc import QcReport, qc
     from .batch.reference import GeometryCheck, Tolerance, check
     from .batch.runner import Report
     from .errors import GeometryMismatchError, ReferenceImageError, UsageError
@@ -41,6 +42,7 @@ _LAZY = {
     "GeometryMismatchError": "errors",
     "LabelTable": "batch.labels",
     "Measurements": "batch.measure",
+    "QcReport": "batch.qc",
     "ReferenceImageError": "errors",
     "Report": "batch.runner",
     "TagHeader": "format",
@@ -54,6 +56,7 @@ _LAZY = {
     "measure": "batch.measure",
     "measure_file": "batch.measure",
     "plugin_path": "hosts.plugins",
+    "qc": "batch.qc",
     "read": "batch.convert",
     "read_array": "format",
     "read_header": "format",
@@ -71,6 +74,7 @@ __all__ = [
     "ItkTagWarning",
     "LabelTable",
     "Measurements",
+    "QcReport",
     "ReferenceImageError",
     "Report",
     "TagFileError",
@@ -85,6 +89,7 @@ __all__ = [
     "measure",
     "measure_file",
     "plugin_path",
+    "qc",
     "read",
     "read_array",
     "read_header",

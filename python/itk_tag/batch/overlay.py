@@ -55,8 +55,8 @@ MIN_SIDE = 256
 FILL_ALPHA = 102
 """Opacity of a label's fill, out of 256 (0.4): the CT stays readable under it."""
 
-COMPRESS_LEVEL = 3
-"""zlib level of the PNG (measured in bench/: level 6 costs more than the CT decode, for 4 % less)."""
+COMPRESS_LEVEL = 1
+"""zlib level of the PNG: level 6 took 3 times as long as level 1 for 4 % smaller files (bench/qc.py)."""
 
 _LINE = 12
 """Pixels per line of text in the band (the bitmap font is 11 pixels high)."""
@@ -148,12 +148,21 @@ def window_grey(hu: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     """Grey levels (uint8) of HU through the window (W, L): (HU - (L - W/2)) / W x 255, clipped to 0..255.
 
     Rounded to the nearest integer, halves to even (numpy's ``rint``),
-    computed in float64 in that order: the same bytes on every platform.
+    computed in float64 in that order: the same bytes on every platform. A
+    16-bit CT (most are) goes through a table of its 65,536 values, made by
+    the same formula.
     """
     width, level = window
-    low = level - width / 2.0
-    scaled = (np.asarray(hu, dtype=np.float64) - low) / width * 255.0
-    return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
+
+    def grey(values: np.ndarray) -> np.ndarray:
+        scaled = (values.astype(np.float64) - (level - width / 2.0)) / width * 255.0
+        return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
+
+    hu = np.asarray(hu)
+    if hu.dtype in (np.int16, np.uint16) and hu.size > 65536:
+        table = grey(np.arange(65536, dtype=np.uint16).view(hu.dtype))
+        return table[hu.view(np.uint16)]
+    return grey(hu)
 
 
 def outline(labels: np.ndarray) -> np.ndarray:
@@ -181,17 +190,30 @@ def blend(grey: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
 
 
 def paint(grey: np.ndarray, labels: np.ndarray, table: LabelTable) -> np.ndarray:
-    """(rows, columns, 3) uint8: ``grey`` with each label of ``labels`` as a fill and an outline."""
-    picture = np.repeat(grey[:, :, None], 3, axis=2)
-    edge = outline(labels)
-    for value in np.unique(labels):
-        if value == 0:
-            continue
+    """(rows, columns, 3) uint8: ``grey`` with each label of ``labels`` as a fill and an outline.
+
+    One look-up per pixel in a table of every (label, grey level) colour:
+    the cost does not grow with the number of labels.
+    """
+    present = np.flatnonzero(np.bincount(labels.ravel()))
+    present = present[present != 0]
+    # Each shade packed in one uint32 (red, green, blue, 255 in memory order): one gather a pixel.
+    shades = np.zeros((len(present) + 1, 256, 4), dtype=np.uint8)
+    levels = np.arange(256, dtype=np.uint8)
+    shades[0, :, :3] = levels[:, None]  # label 0: the grey itself
+    outlines = np.zeros((len(present) + 1, 4), dtype=np.uint8)
+    for number, value in enumerate(present, start=1):
         rgb = rgb_of(table[int(value)].color)
-        inside = labels == value
-        picture[inside] = blend(grey[inside], rgb)
-        picture[inside & edge] = rgb
-    return picture
+        shades[number, :, :3] = blend(levels, rgb)
+        outlines[number, :3] = rgb
+    shades[..., 3] = outlines[:, 3] = 255
+    index = np.zeros(int(labels.max(initial=0)) + 1, dtype=np.intp)
+    index[present] = np.arange(1, len(present) + 1)
+    which = index[labels]
+    packed = shades.reshape(-1, 256 * 4).view(np.uint32).ravel().take(which * 256 + grey)
+    edge = outline(labels)
+    packed[edge] = outlines.view(np.uint32).ravel()[which[edge]]
+    return packed.view(np.uint8).reshape(*labels.shape, 4)[..., :3]
 
 
 def _latin1(text: str) -> str:
@@ -274,13 +296,16 @@ def picture(
     3, W 400 L 40") go in the band with the ``legend``.
     """
     turn = orientation(grid)
-    labels = turn.apply(labels)
-    rows, columns = pixel_map(labels.shape, turn.spacing)
-    labels = labels[np.ix_(rows, columns)]
-    if hu is None:
-        grey = np.zeros(labels.shape, dtype=np.uint8)
-    else:
-        grey = window_grey(turn.apply(hu)[np.ix_(rows, columns)], window)
+    shape = turn.apply(labels).shape
+    rows, columns = pixel_map(shape, turn.spacing)
+    same = (len(rows), len(columns)) == shape  # a CT's 512 x 512: one pixel a voxel, no look-up
+
+    def screen(array: np.ndarray) -> np.ndarray:
+        array = turn.apply(array)
+        return np.ascontiguousarray(array) if same else array[np.ix_(rows, columns)]
+
+    labels = screen(labels)
+    grey = np.zeros(labels.shape, dtype=np.uint8) if hu is None else window_grey(screen(hu), window)
     slice_pixels = paint(grey, labels, table)
     band = np.asarray(_band(slice_pixels.shape[1], title, shown, legend))
     text = {
