@@ -13,8 +13,8 @@
 # * Wheels: `pip download --platform win_amd64`, then unzipped (pip itself
 #   crashes under wine 8). The pins are the whole closure, so no resolver runs
 #   against Linux markers. numpy 2.1.3: 2.5.x crashes under wine 8. pillow is
-#   the version the Linux venv gets (13.0.0), so that qc's PNG bytes can be
-#   compared (test_wine.py::test_qc); jinja2 and markupsafe: qc's report.
+#   the version the Linux venv gets (13.0.0): qc's PNG bytes are compared
+#   (test_wine.py::test_qc); jinja2 and markupsafe: qc's report.
 # * Their .pyc are compiled once here, under wine (the tests' environment sets
 #   PYTHONDONTWRITEBYTECODE; without them each Windows Python start compiles
 #   highdicom, pydicom, itk... again).

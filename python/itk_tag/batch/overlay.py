@@ -24,16 +24,20 @@ What a person checks a mask by, so what it must get right:
   (slice k of n, the window, or "no CT") and a legend (label, area in cm²),
   so the slice itself carries nothing but the CT and the mask.
 
-The bytes are the same on every platform: integer arithmetic for the blend,
-Pillow's built-in bitmap font (``ImageFont.load_default_imagefont``: no
-FreeType, no system font), PNG text chunks without a date (Pillow; the same
-Pillow version gives the same zlib stream, checked under Windows (wine)).
+The bytes are the same on Linux and Windows (checked under wine): integer
+arithmetic for the blend, float64 in one order for the window, Pillow's
+built-in bitmap font (``ImageFont.load_default_imagefont``: no FreeType, no
+system font), PNG text chunks without a date, the image data deflated by
+Python's zlib (:func:`deflated`).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,6 +62,9 @@ FILL_ALPHA = 102
 COMPRESS_LEVEL = 1
 """zlib level of the PNG: level 6 took 3 times as long as level 1 for 4 % smaller files (bench/qc.py)."""
 
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+"""The last chunk of every PNG (PNG specification, 11.2.5): a file without it is cut short."""
 _LINE = 12
 """Pixels per line of text in the band (the bitmap font is 11 pixels high)."""
 _MARGIN = 4
@@ -320,17 +327,46 @@ def picture(
 
 
 def png_bytes(drawn: Picture) -> bytes:
-    """The PNG file of a picture (Pillow; its text chunks carry ``drawn.text``, no date)."""
-    import io
-
+    """The PNG file of a picture: Pillow's (filters, chunks; text chunks ``drawn.text``, no date), its
+    image data deflated by Python's ``zlib`` (see :func:`deflated`).
+    """
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     for key, value in drawn.text.items():
         info.add_itxt(key, value)
     buffer = io.BytesIO()
-    Image.fromarray(drawn.pixels, "RGB").save(buffer, "PNG", pnginfo=info, compress_level=COMPRESS_LEVEL)
-    return buffer.getvalue()
+    Image.fromarray(drawn.pixels, "RGB").save(buffer, "PNG", pnginfo=info, compress_level=0)
+    return deflated(buffer.getvalue(), COMPRESS_LEVEL)
+
+
+def deflated(png: bytes, level: int) -> bytes:
+    """``png`` with its image data (the IDAT chunks) deflated again at ``level``, as one IDAT chunk.
+
+    Why: Pillow deflates with the zlib its wheel links, which is not the same
+    everywhere (Debian's zlib 1.2.13 under the Linux wheel, zlib-ng in the
+    Windows wheel): the same pixels gave other bytes under Windows (wine).
+    Python's own ``zlib`` module is the reference zlib on both (1.2.13 on
+    Debian 12, 1.3.1 in the Windows CPython 3.13), which deflate alike (checked:
+    test_wine.py::test_qc). The chunks are the PNG specification's (5.3):
+    length, type, data, CRC-32 of type and data.
+    """
+    chunks: list[bytes] = []
+    data: list[bytes] = []
+    at = len(_SIGNATURE)
+    while at < len(png):
+        length, kind = struct.unpack(">I4s", png[at : at + 8])
+        end = at + 12 + length
+        if kind == b"IDAT":
+            if not data:
+                chunks.append(b"")  # where the image data goes
+            data.append(png[at + 8 : end - 4])
+        else:
+            chunks.append(png[at:end])
+        at = end
+    stream = zlib.compress(zlib.decompress(b"".join(data)), level)
+    idat = struct.pack(">I", len(stream)) + b"IDAT" + stream + struct.pack(">I", zlib.crc32(b"IDAT" + stream))
+    return _SIGNATURE + b"".join(chunk or idat for chunk in chunks)
 
 
 def write_png(drawn: Picture, destination: Path, overwrite: bool) -> None:
@@ -341,10 +377,6 @@ def write_png(drawn: Picture, destination: Path, overwrite: bool) -> None:
     with writers.atomic_output(destination, "png", overwrite) as temporary:
         with open(os.fspath(temporary), "wb") as file:
             file.write(data)
-
-
-_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-"""The last chunk of every PNG (PNG specification, 11.2.5): a file without it is cut short."""
 
 
 def read_text(path: Path) -> dict[str, str] | None:
