@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import csv
 import html.parser
+import os
+import re
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +22,20 @@ import pydicom
 import pytest
 from conftest import DATA, REAL_TAGS
 from PIL import Image
-from tag_samples import hounsfield, raw_tag, run_cli, write_dicom_series, write_tag
+from tag_samples import (
+    finish_cli,
+    hounsfield,
+    raw_tag,
+    run_cli,
+    start_cli,
+    write_cohort,
+    write_dicom_series,
+    write_tag,
+)
 
 ALBERTA_RGB = {1: (255, 0, 0), 2: (0, 255, 0), 5: (255, 255, 0), 7: (0, 255, 255)}
 ALPHA = 0.4  # the fill's opacity (docs/cli.md)
+BARE = r" \(\d+ without a reference image: areas only, no HU\)"
 
 
 def grey(hu: np.ndarray, width: float, level: float) -> np.ndarray:
@@ -372,3 +386,46 @@ def test_a_folder_that_is_not_a_qc_folder_is_left_alone(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "qc").iterdir()) == ["notes.txt"]
     bad = run_cli("qc", DATA, "-o", tmp_path / "x", "--window", "400")
     assert bad.returncode == 2 and "W/L" in bad.stderr
+
+
+def test_anisotropic_pixels_are_drawn_square(tmp_path: Path) -> None:
+    voxels = np.zeros((1, 20, 30), dtype=np.uint8)
+    voxels[0, 4:8, 10:14] = 1  # 4 x 4 voxels of 0.5 mm across, 1 mm down: 2 mm x 4 mm
+    write_tag(tmp_path / "m.tag", voxels, spacing=(0.5, 1.0, 1.0))
+    run_qc(tmp_path / "m.tag", "--labels", "alberta", "-o", tmp_path / "qc")
+    pixels = png_pixels(tmp_path / "qc" / "images" / "m.png").astype(int)
+    # 30 columns of 0.5 mm and 20 rows of 1 mm: 0.5 mm pixels, 30 x 40, enlarged 9 times (>= 256).
+    assert pixels.shape[1] == 270
+    picture = pixels[: 40 * 9]  # the legend's swatch below is red too
+    red = (picture[..., 0] - picture[..., 1] > 60) & (picture[..., 1] == picture[..., 2])
+    rows, columns = np.nonzero(red)
+    assert (columns.max() - columns.min() + 1, rows.max() - rows.min() + 1) == (4 * 9, 8 * 9)
+
+
+def test_interrupted_run_writes_its_report_and_resumes(tmp_path: Path) -> None:
+    cohort = write_cohort(tmp_path / "tags", 60, 20)
+    out = tmp_path / "qc"
+    process = start_cli(["qc", str(cohort), "--labels", "alberta", "-j", "2", "-o", str(out)])
+    deadline = time.monotonic() + 60
+    while not list(out.glob("images/*/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    status, stdout, stderr = finish_cli(process, "SIGINT")
+    last = stdout.strip().splitlines()[-1]
+    match = re.fullmatch(
+        rf"(\d+) measured, 0 failed{BARE}, (\d+) not done \(interrupted\); \d+ flagged; report: .*", last
+    )
+    assert status == 130 and match, (status, stdout, stderr)
+    done = int(match.group(1))
+    assert 0 < done < 60 and done + int(match.group(2)) == 60
+    assert not [p for p in out.rglob(".*") if p.is_file()], "no temporary file survives"
+    with (out / "measurements.csv").open(newline="", encoding="utf-8") as file:
+        measured = {row["file"] for row in csv.DictReader(file)}
+    assert len(measured) == done == len(list(out.glob("images/*/*.png")))
+    assert f"<b>{60 - done}</b>not done" in (out / "index.html").read_text(encoding="utf-8")
+    again = run_cli("qc", cohort, "--labels", "alberta", "-o", out)
+    assert again.returncode == 0, again.stderr
+    assert re.match(
+        rf"{60 - done} measured, 0 failed{BARE}; {done} kept from the earlier run; ", again.stdout
+    )
+    assert len(list(out.glob("images/*/*.png"))) == 60

@@ -141,9 +141,12 @@ class QcReport(Measurements):
         """How many files have at least one flag."""
         return len({flag.file for flag in self.flags})
 
-    def details(self) -> str:
-        """Measure's details, the flagged files and where the report is."""
-        return f"{super().details()}; {self.flagged} flagged; report: {self.folder / REPORT}"
+    def summary(self) -> str:
+        """Measure's summary, then the flagged files and where the report is.
+
+        ``2 measured, 0 failed; 0 flagged; report: out/qc/index.html``.
+        """
+        return f"{super().summary()}; {self.flagged} flagged; report: {self.folder / REPORT}"
 
 
 def picture_path(folder: Path, relative: Path, source: Path) -> Path:
