@@ -154,6 +154,8 @@ def _row(entry: FileQc, index: int, columns: list[dict[str, Any]], flags: list[A
         "picture": quote(entry.picture) if entry.picture else "",
         "thumb_height": round(THUMBNAIL_WIDTH * height / width) if width else 0,
         "status": status,
+        # The CT's PatientID where measure's rows carry it (its reference columns); else nothing.
+        "patient": first.get("patient_id") or "",
         "reason": first.get("reason", "") or "",
         "cells": cells,
         "geometry": entry.geometry,
