@@ -361,7 +361,7 @@ def _batch_arguments() -> argparse.ArgumentParser:
 
 
 def _qc_command(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    checked = _command(
+    qc_parser = _command(
         commands,
         _qc,
         "qc",
@@ -374,26 +374,26 @@ def _qc_command(commands: argparse._SubParsersAction, parents: list[argparse.Arg
         "and QCDIR/flags.csv (file,flag,label,reason; flags: failed, geometry, empty, unknown-label, "
         "multi-slice, area-outlier). A rerun into the same QCDIR resumes it.",
     )
-    checked.add_argument(
+    qc_parser.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
     )
-    checked.add_argument(
+    qc_parser.add_argument(
         "-o", "--output", required=True, metavar="QCDIR", help="the folder to write (made if missing)"
     )
-    checked.add_argument(
+    qc_parser.add_argument(
         "--reference",
         default=None,
         metavar="auto|PATH|none",
         help="the CT each tag was drawn on, as for measure; 'none' (default): the masks alone, on black",
     )
-    checked.add_argument(
+    qc_parser.add_argument(
         "--window",
         type=_window,
         default="400/40",
         metavar="W/L",
         help="the CT's display window, width and level in HU (default 400/40, soft tissue)",
     )
-    checked.add_argument(
+    qc_parser.add_argument(
         "--outlier-k",
         type=_non_negative_float,
         default=3.5,

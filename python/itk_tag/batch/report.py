@@ -11,18 +11,16 @@ table's text in ``data-v`` (what sorting uses, and what a test compares with
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from . import writers
+from .flags import FLAG_NAMES, MAD_TO_SD, MIN_COHORT, FileQc, Flag, area_spread
 from .labels import LabelTable
 from .overlay import rgb_of
-
-if TYPE_CHECKING:
-    from .qc import FileQc, QcOptions, QcReport
 
 TEMPLATE = Path(__file__).with_name("templates") / "qc_report.html"
 THUMBNAIL_WIDTH = 128
@@ -107,8 +105,6 @@ def histogram(areas: Sequence[float], spread: tuple[float, float] | None) -> str
 def _charts(files: Sequence[FileQc], columns: list[dict[str, Any]], outlier_k: float) -> list[dict[str, Any]]:
     from markupsafe import Markup
 
-    from .qc import MIN_COHORT, area_spread
-
     charts = []
     for column in columns:
         areas = [
@@ -164,58 +160,61 @@ def _row(entry: FileQc, index: int, columns: list[dict[str, Any]], flags: list[A
     }
 
 
-def render(report: QcReport, options: QcOptions) -> str:
-    """The page of ``report`` (Jinja2, autoescaped), as text."""
+@dataclass(frozen=True)
+class Run:
+    """What the page says of the run besides its files: the options and what an interrupt left."""
+
+    table: LabelTable
+    reference: str
+    """``--reference`` as given (``auto``, a path, ``none``)."""
+    window: tuple[float, float]
+    outlier_k: float
+    not_done: int = 0
+
+
+def render(files: Sequence[FileQc], flags: Sequence[Flag], run: Run) -> str:
+    """The page (Jinja2, autoescaped), as text: ``files`` in their order, with their ``flags``."""
     import jinja2
 
-    from .. import __version__
-    from .qc import FLAG_NAMES, MAD_TO_SD, MIN_COHORT
-
-    columns = label_columns(report.files, options.label_table)
-    flags_of: dict[str, list[Any]] = {}
-    for flag in report.flags:
+    columns = label_columns(files, run.table)
+    flags_of: dict[str, list[Flag]] = {}
+    for flag in flags:
         flags_of.setdefault(flag.file, []).append(flag)
-    rows = [
-        _row(entry, index, columns, flags_of.get(entry.file, [])) for index, entry in enumerate(report.files)
-    ]
+    rows = [_row(entry, index, columns, flags_of.get(entry.file, [])) for index, entry in enumerate(files)]
     failed = sum(1 for row in rows if row["status"] == "failed")
-    counts = {name: sum(1 for flag in report.flags if flag.flag == name) for name in FLAG_NAMES}
+    counts = {name: sum(1 for flag in flags if flag.flag == name) for name in FLAG_NAMES}
     environment = jinja2.Environment(
         autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
     )
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
-    reference = options.reference or "none"
     return template.render(
-        version=__version__,
         summary={
-            "files": len(rows) + report.not_done,
+            "files": len(rows) + run.not_done,
             "measured": len(rows) - failed,
             "failed": failed,
-            "flagged": report.flagged,
-            "not_done": report.not_done,
+            "flagged": len(flags_of),
+            "not_done": run.not_done,
         },
         flag_counts=counts,
         columns=columns,
-        charts=_charts(report.files, columns, options.outlier_k),
+        charts=_charts(files, columns, run.outlier_k),
         rows=rows,
         thumbnail_width=THUMBNAIL_WIDTH,
-        k=f"{options.outlier_k:g}",
+        k=f"{run.outlier_k:g}",
         mad_to_sd=MAD_TO_SD,
         min_cohort=MIN_COHORT,
         options={
-            "reference": os.fspath(reference),
-            "labels": ", ".join(
-                f"{v} {label.name}" for v, label in sorted(options.label_table.labels.items())
-            )
+            "reference": run.reference,
+            "labels": ", ".join(f"{v} {label.name}" for v, label in sorted(run.table.labels.items()))
             or "none given",
-            "window": f"W {options.window[0]:g} L {options.window[1]:g}",
+            "window": f"W {run.window[0]:g} L {run.window[1]:g}",
         },
     )
 
 
-def write_report(report: QcReport, options: QcOptions, path: Path) -> None:
-    """Write the page of ``report`` to ``path`` atomically (UTF-8)."""
-    text = render(report, options)
+def write_report(path: Path, files: Sequence[FileQc], flags: Sequence[Flag], run: Run) -> None:
+    """Write the page to ``path`` atomically (UTF-8; see :func:`render`)."""
+    text = render(files, flags, run)
     with writers.atomic_output(path, "html", overwrite=True) as temporary:
         with open(temporary, "w", encoding="utf-8", newline="\n") as file:
             file.write(text)
