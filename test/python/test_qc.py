@@ -429,3 +429,12 @@ def test_interrupted_run_writes_its_report_and_resumes(tmp_path: Path) -> None:
         rf"{60 - done} measured, 0 failed{BARE}; {done} kept from the earlier run; ", again.stdout
     )
     assert len(list(out.glob("images/*/*.png"))) == 60
+
+
+def test_a_long_strip_stays_a_picture_of_bounded_size(tmp_path: Path) -> None:
+    voxels = np.zeros((1, 1, 6000), dtype=np.uint8)
+    voxels[0, 0, :3000] = 1
+    write_tag(tmp_path / "strip.tag", voxels)
+    run_qc(tmp_path / "strip.tag", "--labels", "alberta", "-o", tmp_path / "qc")
+    with Image.open(tmp_path / "qc" / "images" / "strip.png") as picture:
+        assert picture.width == 4096 and picture.height < 100

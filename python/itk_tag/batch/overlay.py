@@ -56,6 +56,9 @@ DEFAULT_WINDOW = (400.0, 40.0)
 MIN_SIDE = 256
 """Slices smaller than this (pixels, shorter side) are enlarged by a whole factor."""
 
+MAX_SIDE = 4096
+"""The longest a picture's side may be (pixels): a CT slice is 512, the largest usual 1024."""
+
 FILL_ALPHA = 102
 """Opacity of a label's fill, out of 256 (0.4): the CT stays readable under it."""
 
@@ -135,7 +138,9 @@ def pixel_map(shape: tuple[int, int], spacing: tuple[float, float]) -> tuple[np.
     """Source row and column of every picture row and column: square millimetres, at least MIN_SIDE.
 
     ``shape`` is (rows, columns) of the turned slice, ``spacing`` (across,
-    down) in mm. Nearest neighbour: each picture pixel shows one voxel.
+    down) in mm. Nearest neighbour: each picture pixel shows one voxel. The
+    longer side is kept to MAX_SIDE (a 1 x 5000 strip would otherwise be
+    enlarged into a gigabyte): a slice longer than that skips voxels.
     """
     rows, columns = shape
     across, down = spacing
@@ -143,8 +148,8 @@ def pixel_map(shape: tuple[int, int], spacing: tuple[float, float]) -> tuple[np.
         across = down = 1.0
     pixel = min(across, down)
     width, height = columns * across / pixel, rows * down / pixel
-    enlarge = max(1, math.ceil(MIN_SIDE / min(width, height)))
-    out_width, out_height = round(width * enlarge), round(height * enlarge)
+    scale = min(max(1, math.ceil(MIN_SIDE / min(width, height))), MAX_SIDE / max(width, height))
+    out_width, out_height = max(1, round(width * scale)), max(1, round(height * scale))
     # (u + 0.5) * n // out: integer arithmetic, the same everywhere.
     source_rows = (np.arange(out_height) * 2 + 1) * rows // (2 * out_height)
     source_columns = (np.arange(out_width) * 2 + 1) * columns // (2 * out_width)
@@ -316,7 +321,8 @@ def picture(
     band = np.asarray(_band(slice_pixels.shape[1], title, shown, legend))
     text = {
         "Software": "itk-tag",
-        "Title": title,
+        # A file name that is not valid Unicode (undecodable bytes on Linux) gets ? in its place.
+        "Title": title.encode("utf-8", "replace").decode("utf-8"),
         "itk-tag:shown": shown,
         "itk-tag:orientation": f"{turn.plane}; screen right = patient's left"
         if turn.plane != "sagittal"
