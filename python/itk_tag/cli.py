@@ -391,6 +391,29 @@ def _reference_arguments(parser: argparse.ArgumentParser, reference_help: str) -
     )
 
 
+def _qc(args: argparse.Namespace) -> int:
+    from .batch.qc import QcOptions, qc  # here: the other commands need no Pillow or Jinja2
+
+    itk_warnings.silence()
+    options = QcOptions(window=args.window, outlier_k=args.outlier_k, **_batch_options(args))
+    try:
+        report = qc(args.inputs, args.output, options=options, on_outcome=_show(args.verbose))
+    except FileExistsError as error:
+        print(f"itk-tag: {reason_of(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _window(text: str) -> tuple[float, float]:
+    from .batch.qc import parse_window
+
+    try:
+        return parse_window(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _batch_arguments() -> argparse.ArgumentParser:
     """The options convert and measure share: labels, --force, --overwrite, jobs, progress, verbosity."""
     options = argparse.ArgumentParser(add_help=False)
@@ -425,6 +448,47 @@ def _batch_arguments() -> argparse.ArgumentParser:
         help="report every file, and geometry notes, not only failures",
     )
     return options
+
+
+def _qc_command(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    qc_parser = _command(
+        commands,
+        _qc,
+        "qc",
+        parents=parents,
+        help="look at every mask: an overlay PNG per tag, a cohort report (index.html) and flags.csv",
+        description="Measure tag files as measure does (the same rows, in QCDIR/measurements.csv) and draw "
+        "each over its CT slice (QCDIR/images/...png: windowed CT, each label a translucent fill with an "
+        "outline in its colour, a legend with areas; the slice with the most labelled voxels; the mask alone "
+        "on black without a CT), then write QCDIR/index.html, one page for the cohort that opens from disk, "
+        "and QCDIR/flags.csv (file,flag,label,reason; flags: failed, geometry, empty, unknown-label, "
+        "multi-slice, area-outlier). A rerun into the same QCDIR resumes it.",
+    )
+    qc_parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
+    )
+    qc_parser.add_argument(
+        "-o", "--output", required=True, metavar="QCDIR", help="the folder to write (made if missing)"
+    )
+    _reference_arguments(
+        qc_parser,
+        "the CT each tag was drawn on, as for measure (a tag whose CT is not found with 'auto' is a failed "
+        "file); 'none' (default): the masks alone, on black",
+    )
+    qc_parser.add_argument(
+        "--window",
+        type=_window,
+        default="400/40",
+        metavar="W/L",
+        help="the CT's display window, width and level in HU (default 400/40, soft tissue)",
+    )
+    qc_parser.add_argument(
+        "--outlier-k",
+        type=_non_negative_float,
+        default=3.5,
+        metavar="K",
+        help="an area farther than K x 1.4826 x MAD from the cohort's median is flagged (default 3.5)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -563,6 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the label value the SMI is of (default: the label named 'muscle', label 1 of --labels alberta)",
     )
+
+    _qc_command(commands, [batch_options, tolerances])
 
     checked = _command(
         commands,

@@ -302,6 +302,9 @@ def test_help_documents_every_option() -> None:
         "measure": ["--output", "--reference", "--labels", "--force", "--overwrite", "--jobs", "--progress",
                     "--no-progress", "--verbose", "--origin-tolerance", "--direction-tolerance",
                     "--spacing-tolerance"],
+        "qc": ["--output", "--reference", "--labels", "--window", "--outlier-k", "--force", "--overwrite",
+               "--jobs", "--progress", "--no-progress", "--verbose", "--origin-tolerance",
+               "--direction-tolerance", "--spacing-tolerance"],
         "info": ["--json", "--labels"],
         "check": ["--json", "--origin-tolerance", "--direction-tolerance", "--spacing-tolerance"],
         "plugin-path": [],
@@ -322,6 +325,7 @@ def test_readme_main_job_has_measure_and_dicom_seg() -> None:
     root = Path(__file__).resolve().parents[2]
     for command in (
         "itk-tag measure test/data --reference auto --labels alberta -o out/metrics.csv",
+        "itk-tag qc test/data --reference auto --labels alberta -o out/qc",
         "itk-tag convert test/data --reference auto --labels alberta --format dcm -o out/seg",
     ):
         assert command in (root / "README.md").read_text(), command

@@ -340,3 +340,32 @@ def test_round_trip_table(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -
     report = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
     problems = check_round_trips(corpus, out, report)
     assert not problems, "\n".join(problems)
+
+
+def test_qc(tmp_path: Path, windows_exe: Path, pure_wheel: Path) -> None:
+    """``python -m itk_tag qc`` gives Linux's pictures, byte for byte, and Linux's numbers."""
+    linux, windows = run_both("qc", tmp_path, windows_exe, pure_wheel)
+    assert windows["qc"]["exit"] == linux["qc"]["exit"] == 0, windows["qc"]["stderr"]
+    assert windows["listing"] == linux["listing"]
+    pictures = [key for key in linux if key.startswith("png ")]
+    assert len(pictures) == 2 and set(pictures) == {key for key in windows if key.startswith("png ")}
+    # The same Pillow (scripts/wine.sh pins the version the Linux venv has): the same bytes.
+    assert windows["pillow"] == linux["pillow"], "pin pillow in scripts/wine.sh to the Linux venv's version"
+    for key in pictures:
+        assert windows[key] == linux[key], key
+    # The page's numbers and the table's agree, as test_cli's do (to 1e-9: two builds of SimpleITK).
+    assert len(windows["page numbers"]) == len(linux["page numbers"]) == 16
+    for linux_number, windows_number in zip(linux["page numbers"], windows["page numbers"]):
+        assert (linux_number == windows_number == "") or math.isclose(
+            float(linux_number), float(windows_number), rel_tol=1e-9, abs_tol=1e-9
+        ), (linux_number, windows_number)
+    for linux_row, windows_row in zip(
+        csv_rows(linux["measurements.csv"]), csv_rows(windows["measurements.csv"])
+    ):
+        assert linux_row.keys() == windows_row.keys()
+        for key, value in linux_row.items():
+            if isinstance(value, float):
+                assert math.isclose(value, windows_row[key], rel_tol=1e-9, abs_tol=1e-9), (key, value)
+            elif key not in ("file", "reference"):
+                assert value == windows_row[key], (key, value, windows_row[key])
+    assert windows["flags.csv"].splitlines() == linux["flags.csv"].splitlines() == ["file,flag,label,reason"]

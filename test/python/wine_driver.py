@@ -13,6 +13,8 @@ Scenarios:
   ``itk_tag.read_header`` / ``read_array`` / ``read``, ``itk.imread``, a ``sitk.WriteImage``
   round trip to .tag, the same file through other spellings of its path, and writes over an
   existing output and over one another process holds open.
+* ``qc``: ``python -m itk_tag qc --reference auto`` on the pairs: the PNGs (bytes and pixels),
+  measurements.csv, flags.csv and the report page's numbers.
 * ``cli``: ``python -m itk_tag`` ``info``, ``check``, ``convert --reference auto`` to seg.nrrd,
   nrrd, nii.gz, mha and DICOM SEG, ``measure --jobs 1``, ``convert --overwrite`` of an output
   another process holds open, ``convert`` into a non-ASCII folder, and ``doctor``.
@@ -306,9 +308,36 @@ def cli(root: Path) -> dict[str, Any]:
     return result
 
 
+def qc(root: Path) -> dict[str, Any]:
+    """``python -m itk_tag qc`` on the pairs: the PNGs' bytes and pixels, the tables, the page's numbers."""
+    import re
+
+    import PIL
+    from PIL import Image, features
+
+    os.chdir(root)
+    folder = next(p.name for p in root.iterdir() if p.is_dir())
+    result: dict[str, Any] = {
+        "qc": run_module("qc", folder, "--reference", "auto", "--labels", "alberta", "-o", "qc"),
+        "pillow": PIL.__version__,
+        "zlib": features.version("zlib"),
+    }
+    out = root / "qc"
+    for png in sorted(out.rglob("*.png"), key=lambda p: p.relative_to(out).as_posix()):
+        with Image.open(png) as image:
+            pixels = describe_array(np.asarray(image.convert("RGB")))
+        result[f"png {png.relative_to(out).as_posix()}"] = {"file": _sha256(png), "pixels": pixels}
+    for table in ("measurements.csv", "flags.csv"):
+        result[table] = (out / table).read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    result["page numbers"] = re.findall(r'class="num (?:area|hu)" data-v="([^"]*)"', page)
+    result["listing"] = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    return result
+
+
 def main() -> None:
     scenario, root, output = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    result = attempt(lambda: {"api": api, "cli": cli}[scenario](root))
+    result = attempt(lambda: {"api": api, "cli": cli, "qc": qc}[scenario](root))
     output.write_text(json.dumps(result, indent=1, default=str), encoding="ascii")
 
 

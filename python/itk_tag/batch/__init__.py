@@ -1,10 +1,11 @@
-"""The work users run on folders of masks: ``convert``, ``measure`` and DICOM SEG.
+"""The work users run on folders of masks: ``convert``, ``measure``, ``qc`` and DICOM SEG.
 
 * :mod:`.runner` -- files in, one job per file in this process or in workers,
   outcomes, the report, progress, interrupts;
 * :mod:`.options` -- one options object per command, checked when it is made;
 * :mod:`.reference` -- the image a tag was drawn on, opened once, and whether
   the tag lies on its grid;
-* :mod:`.convert`, :mod:`.measure`, :mod:`.dicomseg` -- the jobs;
+* :mod:`.convert`, :mod:`.measure`, :mod:`.qc`, :mod:`.dicomseg` -- the jobs;
+* :mod:`.overlay`, :mod:`.flags`, :mod:`.report` -- qc's pictures, flags and page;
 * :mod:`.writers` -- the output formats, written atomically.
 """

@@ -208,11 +208,16 @@ def measure_mask(mask: Mask, labels: LabelTable, source: Path) -> list[dict[str,
     return rows
 
 
-def _measure(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str]]:
-    """Measure one tag; return its rows and geometry notes. Raises as :func:`measure_file`."""
+def measure_path(path: Path, options: MeasureOptions) -> tuple[list[dict[str, Any]], list[str], Mask]:
+    """Measure one tag; return its rows, geometry notes and the mask.
+
+    The one computation of a file's numbers: ``measure`` writes its rows,
+    ``qc`` (:mod:`itk_tag.batch.qc`) shows them and draws the mask (on its
+    reference, whose pixels this read). Raises as :func:`measure_file`.
+    """
     mask = load_tag(path, options.reference, options.tolerance, options.force, True, options.pair_table)
     notes = mask.check.notes + mask.check.differences() if mask.check is not None else []
-    return measure_mask(mask, options.label_table, path), notes
+    return measure_mask(mask, options.label_table, path), notes, mask
 
 
 def measure_file(
@@ -235,7 +240,7 @@ def measure_file(
     options = MeasureOptions(
         reference=reference, labels=labels, tolerance=tolerance, force=force, pairs=pairs
     )
-    return _measure(Path(path), options)[0]
+    return measure_path(Path(path), options)[0]
 
 
 def measure_failure(
@@ -250,7 +255,7 @@ def measure_job(task: tuple[int, Path, MeasureOptions]) -> tuple[int, Outcome, l
     """Measure one file of a batch; never raise: a failing file gets a failed row, the batch goes on."""
     index, path, options = task
     try:
-        rows, notes = _measure(path, options)
+        rows, notes, _ = measure_path(path, options)
     except Exception as error:  # noqa: BLE001 - any failure is this file's, reported and counted
         return measure_failure(task, reason_of(error))
     return index, Outcome(path, Path(), "measured", "", tuple(notes)), rows
