@@ -6,5 +6,7 @@
 * :mod:`.reference` -- the image a tag was drawn on, opened once, and whether
   the tag lies on its grid;
 * :mod:`.convert`, :mod:`.measure`, :mod:`.dicomseg` -- the jobs;
-* :mod:`.writers` -- the output formats, written atomically.
+* :mod:`.mask` -- a mask in memory, what the jobs pass on;
+* :mod:`.formats` -- the output formats by name; :mod:`.writers` -- writing
+  each, atomically.
 """

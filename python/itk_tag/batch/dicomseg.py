@@ -10,6 +10,7 @@ where the source slices do.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .labels import LabelTable
-from .writers import label_values
+from .mask import label_values
 
 if TYPE_CHECKING:
     import pydicom
 
-    from .convert import Mask
+    from .mask import Mask
     from .options import ConvertOptions
 
 SERIES_NUMBER = 1000
@@ -85,8 +86,6 @@ def _segmentation(
 ) -> Any:
     import highdicom
 
-    from .. import __version__
-
     return highdicom.seg.Segmentation(
         source_images=sources,
         pixel_array=pixels,
@@ -100,7 +99,8 @@ def _segmentation(
         instance_number=1,
         manufacturer="itk-tag",
         manufacturer_model_name="itk-tag",
-        software_versions=__version__,
+        # The installed distribution's version (the package's __init__ is above this room).
+        software_versions=importlib.metadata.version("itk-tag"),
         # Type 1 in the Enhanced General Equipment module; software has no serial number.
         device_serial_number="0",
         content_label="SLICEOMATIC",
