@@ -20,13 +20,13 @@ from typing import Any
 from .batch import itk_warnings, runner
 from .batch.convert import convert
 from .batch.describe import format_info, info
+from .batch.formats import format_of, normalize_format
 from .batch.labels import load_labels
 from .batch.measure import measure
 from .batch.options import SEG_SERIES_DESCRIPTION, SEG_TYPES, ConvertOptions, MeasureOptions
 from .batch.pairing import check, load_pairs
 from .batch.reference import Tolerance
 from .batch.runner import Outcome
-from .batch.writers import format_of, normalize_format
 from .errors import LabelsError, ReferenceImageError, RunInterrupted, UsageError, reason_of
 from .hosts.plugins import plugin_path
 from .hosts.slicer import (

@@ -1,7 +1,9 @@
-"""The errors of itk-tag's batch work, in one place, and the one-line reason each gives.
+"""The errors of itk-tag's batch work and hosts, in one place, and the one-line reason each gives.
 
+Under the rooms: it imports nothing of the package, so :mod:`itk_tag.hosts` and
+:mod:`itk_tag.batch` import it without importing up (docs/architecture.md).
 ``TagFileError`` (a broken ``.tag``) stays with the format it is about
-(:mod:`itk_tag._native`).
+(:mod:`itk_tag.format.errors`).
 """
 
 from __future__ import annotations

@@ -7,5 +7,7 @@
   the tag lies on its grid;
 * :mod:`.convert`, :mod:`.measure`, :mod:`.qc`, :mod:`.dicomseg` -- the jobs;
 * :mod:`.overlay`, :mod:`.flags`, :mod:`.report` -- qc's pictures, flags and page;
-* :mod:`.writers` -- the output formats, written atomically.
+* :mod:`.mask` -- a mask in memory, what the jobs pass on;
+* :mod:`.formats` -- the output formats by name; :mod:`.writers` -- writing
+  each, atomically.
 """

@@ -17,15 +17,15 @@ from ..errors import OutputExistsError, OutputOutdatedError, UsageError, itk_rea
 from ..format import TagHeader, read_header
 from ..hosts.image_buffer import read_voxels
 from ..hosts.itk_paths import itk_path
-from . import runner, writers
+from . import formats, runner, writers
 from .existing import output_problem
 from .keywords import carried_keywords
+from .mask import Mask
 from .options import ConvertOptions
 from .pairing import Pairs, forget, locate, open_located
 from .reference import (
     DEFAULT_TOLERANCE,
     GeometryCheck,
-    Grid,
     Reference,
     ReferenceSpec,
     Tolerance,
@@ -39,19 +39,6 @@ from .runner import Outcome, Report
 
 if TYPE_CHECKING:
     import SimpleITK
-
-
-@dataclass
-class Mask:
-    """A label map in memory: voxels (z, y, x), its grid, the keywords it carries."""
-
-    voxels: np.ndarray
-    grid: Grid
-    keywords: dict[str, str]
-    check: GeometryCheck | None = None
-    """The comparison with the reference image, when the mask was put on its grid."""
-    reference: Reference | None = None
-    """The reference image, when the mask was put on its grid (slice k of voxels is its file or slice k)."""
 
 
 def place_tag(
@@ -113,7 +100,7 @@ def label_voxels(voxels: np.ndarray, where: Path) -> np.ndarray:
 
 def load_label_image(path: Path) -> Mask:
     """Load any label image ITK reads (NRRD, NIfTI, MetaImage, a Slicer ``.seg.nrrd``) as a mask."""
-    if writers.format_of(path) == "seg.nrrd":
+    if formats.format_of(path) == "seg.nrrd":
         voxels, grid, keywords = writers.read_segmentation(path)
         return Mask(voxels, grid, keywords)
     import SimpleITK
@@ -130,7 +117,7 @@ def load_label_image(path: Path) -> Mask:
         raise ValueError(f"{path}: a {image.GetDimension()}D image, not 2D or 3D")
     # NIfTI has no place for our keywords: its lower-case metadata (bitpix, qform_code, ...)
     # is its own header, not keywords to write into a .tag.
-    nifti = writers.format_of(path, ("nii", "nii.gz")) is not None
+    nifti = formats.format_of(path, ("nii", "nii.gz")) is not None
     fields = {} if nifti else {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
     voxels = label_voxels(SimpleITK.GetArrayFromImage(image), path)
     grid = writers.with_thickness(grid_of(image), fields)
@@ -221,7 +208,7 @@ def _convert(job: Job, options: ConvertOptions) -> GeometryCheck | None:
     source, destination = job.source, job.destination
     if destination.resolve() == source.resolve():
         raise ValueError(f"{destination}: the output would replace its input")
-    is_tag = writers.format_of(source, ("tag",)) is not None
+    is_tag = formats.format_of(source, ("tag",)) is not None
     if options.format == "dcm" and not is_tag:
         raise ValueError(f"{source}: a DICOM SEG is made from a .tag file, not from a label image")
     if destination.exists() and not options.overwrite:
@@ -295,7 +282,7 @@ def convert_file(
     """
     destination = Path(destination)
     options = options if options is not None else ConvertOptions(**settings)
-    output_format = options.format or writers.format_of(destination)
+    output_format = options.format or formats.format_of(destination)
     if output_format is None:
         raise UsageError(f"{destination}: unknown output format (give format=, one of the known extensions)")
     return _convert(Job(Path(source), destination), options.with_format(output_format))
@@ -311,7 +298,7 @@ def plan(inputs: Sequence[Path], output: Path, options: ConvertOptions) -> tuple
     format is ``tag``); hidden files and the output folder are skipped.
     """
     sources = runner.existing_inputs(inputs)
-    named = writers.format_of(output)
+    named = formats.format_of(output)
     if named is not None and not output.is_dir():
         if options.format is not None and options.format != named:
             raise UsageError(f"--format {options.format} contradicts the output name {output}")
@@ -321,13 +308,13 @@ def plan(inputs: Sequence[Path], output: Path, options: ConvertOptions) -> tuple
             raise UsageError(f"{sources[0]}: is a directory, so the output must be a folder, not {output}")
         return [Job(sources[0], output)], options.with_format(named)
     options = options.with_format(options.format or "nrrd")
-    formats = writers.LABEL_IMAGE_FORMATS if options.format == "tag" else ("tag",)
+    readable = formats.LABEL_IMAGE_FORMATS if options.format == "tag" else ("tag",)
     wanted = "label images" if options.format == "tag" else ".tag files"
     found = runner.input_files(
-        sources, lambda path: writers.format_of(path, formats) is not None, wanted, output.resolve()
+        sources, lambda path: formats.format_of(path, readable) is not None, wanted, output.resolve()
     )
     jobs = [
-        Job(file, output / relative / writers.output_name(file, options.format)) for file, relative in found
+        Job(file, output / relative / formats.output_name(file, options.format)) for file, relative in found
     ]  # type: ignore[arg-type]
     return jobs, options
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..errors import UsageError
+from .formats import normalize_format
 from .labels import LabelsSpec, LabelTable, load_labels
 from .pairing import Pairs, load_pairs
 from .reference import DEFAULT_TOLERANCE, ReferenceSpec, Tolerance
 from .subjects import Subjects, load_subjects, smi_label
-from .writers import normalize_format
 
 SEG_TYPES = ("binary", "labelmap")
 """``binary``: one bit plane per segment (Segmentation Storage); ``labelmap``: one frame holding

@@ -1,4 +1,6 @@
-"""The output formats: their names, writing a mask in each, atomically, and reading back what was recorded.
+"""Writing a mask in each output format, atomically, and reading back what an output recorded.
+
+The formats' names and an output's file name are in :mod:`.formats`.
 
 Every output is written to a hidden temporary file beside it (same file
 system, so the final rename is atomic) and renamed when whole; the temporary
@@ -28,26 +30,18 @@ import numpy as np
 from ..errors import OutputExistsError, OutputWriteError, itk_reason
 from ..hosts.image_buffer import image_of
 from ..hosts.itk_paths import itk_path
+from .dicomseg import write_dicom_seg
+from .formats import format_of
 from .keywords import carried_keywords, carried_thickness, slice_thickness
 from .labels import LabelTable
+from .mask import label_values
 from .reference import Grid
 
 if TYPE_CHECKING:
     import SimpleITK
 
-    from .convert import Mask
+    from .mask import Mask
     from .options import ConvertOptions
-
-# Longest first, so ".seg.nrrd" wins over ".nrrd" and ".nii.gz" over ".gz".
-OUTPUT_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "tag", "dcm")
-"""Formats an output can have: the extension without its leading dot."""
-
-LABEL_IMAGE_FORMATS = ("seg.nrrd", "nii.gz", "nrrd", "nii", "mha", "mhd")
-"""Formats a label image is read from when converting to ``.tag``."""
-
-# A DICOM SEG named <stem>.dcm would take the name of the CT it references
-# (name.dcm.tag lies beside name.dcm).
-OUTPUT_SUFFIXES = {"dcm": "seg.dcm"}
 
 COMPRESSION_LEVEL = 3
 """zlib level of compressed outputs (.seg.nrrd, .nrrd, .mha, .nii.gz), measured: bench/RESULTS.md."""
@@ -59,37 +53,6 @@ RECORDING_FORMATS = ("nrrd", "seg.nrrd", "mha")
 
 LABEL_TAG = "SliceOmatic.Label"
 """The segment tag of a ``.seg.nrrd`` segment that keeps its label value through edits in Slicer."""
-
-
-def format_of(path: str | Path, formats: tuple[str, ...] = OUTPUT_FORMATS) -> str | None:
-    """Return the format of ``path`` by its extension (case-insensitive), or None."""
-    name = Path(path).name.lower()
-    for known in formats:
-        if name.endswith("." + known) and len(name) > len(known) + 1:
-            return known
-    return None
-
-
-def normalize_format(name: str) -> str:
-    """Return a format name as given on the command line (``.nii.gz``, ``NRRD``) in canonical form."""
-    canonical = name.lower().lstrip(".")
-    if canonical not in OUTPUT_FORMATS:
-        raise ValueError(f"unknown format {name!r} (one of: {', '.join(OUTPUT_FORMATS)})")
-    return canonical
-
-
-def output_name(source: Path, output_format: str) -> str:
-    """Return the file name of the output of ``source`` in ``output_format`` (``x.seg.dcm`` for DICOM SEG).
-
-    The input's format extension is dropped (and ``.dcm`` of ``name.dcm.tag``).
-    """
-    name = source.name
-    known = format_of(name, ("tag", *LABEL_IMAGE_FORMATS))
-    if known is not None:
-        name = name[: -len(known) - 1]
-    if known == "tag" and name.lower().endswith(".dcm") and len(name) > 4:
-        name = name[:-4]
-    return f"{name}.{OUTPUT_SUFFIXES.get(output_format, output_format)}"
 
 
 # .NAME.PID-HEX.partial.EXT: the extension stays last because ITK picks a file's writer by it.
@@ -262,8 +225,6 @@ def write_mask(mask: Mask, destination: Path, output_format: str, options: Conve
         keywords[RECORD_KEY] = json.dumps(options.record(), sort_keys=True, separators=(",", ":"))
     with atomic_output(destination, output_format, options.overwrite) as temporary:
         if output_format == "dcm":
-            from .dicomseg import write_dicom_seg
-
             write_dicom_seg(temporary, mask, options)
         elif output_format == "seg.nrrd":
             write_segmentation(temporary, mask.voxels, grid, options.labels, keywords)
@@ -309,11 +270,6 @@ def _extent(mask: np.ndarray) -> list[int]:
         present = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
         extent += [int(present[0]), int(present[-1])]
     return extent
-
-
-def label_values(voxels: np.ndarray) -> list[int]:
-    """The label values present in ``voxels`` (unsigned integers), 0 left out, in increasing order."""
-    return [int(v) for v in np.flatnonzero(np.bincount(voxels.ravel())) if v != 0]
 
 
 def write_segmentation(

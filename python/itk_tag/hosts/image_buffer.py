@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import itk_reason
 from ..format import TagFileError, TagHeader, read_voxels_into
-from . import import_hook
+from . import plugins
 
 if TYPE_CHECKING:
     import SimpleITK
@@ -79,7 +79,7 @@ def _address(voxels: np.ndarray) -> int:
 def _simpleitk_has_plugin() -> bool:
     import SimpleITK
 
-    return import_hook.simpleitk_reads_tag(SimpleITK)
+    return plugins.simpleitk_reads_tag(SimpleITK)
 
 
 def read_voxels(path: str | os.PathLike[str], header: TagHeader) -> np.ndarray:

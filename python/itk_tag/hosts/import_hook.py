@@ -69,14 +69,9 @@ def autoload_path(folder: Path) -> Iterator[None]:
             os.environ[AUTOLOAD_VARIABLE] = before
 
 
-def simpleitk_reads_tag(simpleitk: ModuleType) -> bool:
-    """True when the imported SimpleITK has the native TagImageIO registered."""
-    return "TagImageIO" in simpleitk.ImageFileReader().GetRegisteredImageIOs()
-
-
 def finish_simpleitk(simpleitk: ModuleType) -> None:
     """After ``import SimpleITK``: the Python-level path unless the native TagImageIO is there."""
-    if not simpleitk_reads_tag(simpleitk):
+    if not plugins.simpleitk_reads_tag(simpleitk):
         dispatch.wrap_simpleitk(simpleitk)
 
 

@@ -1,10 +1,16 @@
-"""The itk-tag plugin folder, for ITK programs that load ITK_AUTOLOAD_PATH."""
+"""The itk-tag plugin folder, and the one rule for Python hosts: which native build serves a host's ITK.
+
+:func:`served_build` decides before a host loads (ITK_AUTOLOAD_PATH, ITK
+Python's factory registration); :func:`simpleitk_reads_tag` tells what an
+imported SimpleITK got.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 from . import native as _native
@@ -96,3 +102,8 @@ def plugin_path() -> Path:
     Raises FileNotFoundError when the installation is incomplete.
     """
     return _native.entry_library().parent
+
+
+def simpleitk_reads_tag(simpleitk: ModuleType) -> bool:
+    """True when the imported SimpleITK has the native TagImageIO registered."""
+    return "TagImageIO" in simpleitk.ImageFileReader().GetRegisteredImageIOs()

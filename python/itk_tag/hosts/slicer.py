@@ -35,10 +35,10 @@ import filecmp
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..batch.writers import temporary_path
 from ..errors import UsageError
 from . import native as _native
 from . import plugins
@@ -221,7 +221,10 @@ def _ours(factories: Path) -> list[Path]:
 def _copy(source: Path, destination: Path) -> None:
     # Never rewritten in place: a running Slicer has the old file mapped.
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(destination, "tmp")
+    # A new, hidden name beside it that ITK does not load (it loads names ending in .so).
+    handle, name = tempfile.mkstemp(suffix=".tmp", prefix=f".{destination.name}.", dir=destination.parent)
+    os.close(handle)
+    temporary = Path(name)
     try:
         shutil.copyfile(source, temporary)
         shutil.copymode(source, temporary)
