@@ -319,7 +319,7 @@ def plan(inputs: Sequence[Path], output: Path, options: ConvertOptions) -> tuple
     return jobs, options
 
 
-def _clashes(jobs: list[Job]) -> dict[Job, str]:
+def clashes(jobs: list[Job]) -> dict[Job, str]:
     """Jobs that cannot run: their output is another job's output, or an input."""
     sources = {job.source.resolve(): job for job in jobs}
     claimed: dict[Path, Job] = {}
@@ -373,7 +373,7 @@ def convert(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    problems = _clashes(planned)
+    problems = clashes(planned)
     for job, problem in problems.items():
         record(Outcome(job.source, job.destination, "failed", problem))
     runnable = [(job, options) for job in planned if job not in problems]

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..errors import OutputExistsError, OutputOutdatedError, UsageError, reason_of
-from . import runner, tables, writers
-from .convert import Mask, load_tag
+from . import formats, runner, tables, writers
+from .convert import load_tag
 from .ct_fields import FIELDS, ct_fields
 from .labels import LabelsSpec, LabelTable
+from .mask import Mask
 from .options import MeasureOptions
 from .pairing import forget
 from .reference import DEFAULT_TOLERANCE, ReferenceSpec, Tolerance
@@ -300,7 +301,7 @@ def read_rows(path: Path) -> list[dict[str, Any]] | None:
         return None
 
 
-def _resumed(destination: Path, options: MeasureOptions) -> list[dict[str, Any]]:
+def resumed_rows(destination: Path, options: MeasureOptions) -> list[dict[str, Any]]:
     """The rows an earlier run wrote to ``destination`` that this one keeps: files measured, or without label.
 
     Raises OutputExistsError when ``destination`` is not such a table,
@@ -344,7 +345,7 @@ def _differs(row: dict[str, Any], options: MeasureOptions) -> str:
     return ""
 
 
-class _Books:
+class Books:
     """The table of a run, written as it goes: whole, atomically, at most every _FLUSH_EVERY seconds."""
 
     def __init__(
@@ -359,14 +360,17 @@ class _Books:
         self.written = 0.0
 
     def add(self, index: int, rows: list[dict[str, Any]]) -> None:
+        """Keep a file's rows (by its index in the run) and write the table when it is due."""
         self.rows[index] = rows
         if time.monotonic() - self.written >= _FLUSH_EVERY:
             self.flush()
 
     def all(self) -> list[dict[str, Any]]:
+        """Every row kept, in the order of the run's files."""
         return [row for index in sorted(self.rows) for row in self.rows[index]]
 
     def flush(self) -> None:
+        """Write the table now (atomically), when the run has one."""
         if self.destination is not None:
             write_rows(self.all(), self.destination, self.overwrite)
             self.overwrite = True
@@ -430,13 +434,13 @@ def measure(
         )
     files = [
         file
-        for file, _ in runner.input_files(sources, lambda path: writers.format_of(path, ("tag",)) is not None)
+        for file, _ in runner.input_files(sources, lambda path: formats.format_of(path, ("tag",)) is not None)
     ]
     resuming = destination is not None and destination.exists() and not options.overwrite
-    kept = _resumed(destination, options) if resuming else []  # type: ignore[arg-type]
+    kept = resumed_rows(destination, options) if resuming else []  # type: ignore[arg-type]
     if destination is not None:
         writers.sweep(destination.parent)
-    books = _Books(destination, files, kept, fresh=not resuming and not options.overwrite)
+    books = Books(destination, files, kept, fresh=not resuming and not options.overwrite)
     done = {row["file"] for row in kept}
     tasks = [(index, file, options) for index, file in enumerate(files) if os.fspath(file) not in done]
     measurements = Measurements(total=len(tasks), kept=len(done), options=options)

@@ -28,11 +28,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import GeometryMismatchError, OutputExistsError, OutputOutdatedError, UsageError, reason_of
-from . import overlay, runner, writers
-from .convert import Job, Mask, _clashes
+from . import formats, overlay, runner, writers
+from .convert import Job, clashes
 from .flags import DEFAULT_OUTLIER_K, FileQc, Flag, find_flags, write_flags
 from .labels import LabelTable
-from .measure import Measurements, _Books, _resumed, measure_failure, measure_path
+from .mask import Mask
+from .measure import Books, Measurements, measure_failure, measure_path, resumed_rows
 from .options import MeasureOptions
 from .pairing import forget
 from .report import Run, write_report
@@ -107,7 +108,7 @@ class QcReport(Measurements):
 
 def picture_path(folder: Path, relative: Path, source: Path) -> Path:
     """Where the overlay of ``source`` (found in ``relative`` below its input folder) goes."""
-    return folder / IMAGES / relative / writers.output_name(source, "png")
+    return folder / IMAGES / relative / formats.output_name(source, "png")
 
 
 def _chosen_slice(mask: Mask) -> tuple[int, int]:
@@ -269,17 +270,17 @@ def qc(
     options = options if options is not None else QcOptions(**settings)
     sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     folder = Path(output)
-    if writers.format_of(folder, ("csv", "json", "html", "png")) is not None and not folder.is_dir():
+    if formats.format_of(folder, ("csv", "json", "html", "png")) is not None and not folder.is_dir():
         raise UsageError(f"{folder}: the output of qc is a folder (it holds index.html, flags.csv, images/)")
     found = runner.input_files(
         sources,
-        lambda path: writers.format_of(path, ("tag",)) is not None,
+        lambda path: formats.format_of(path, ("tag",)) is not None,
         skip=folder.resolve() if folder.exists() else None,
     )
     forget()  # files may have changed since an earlier run in this process
     resuming = _claim(folder, options)
     destination = folder / TABLE
-    kept_rows = _resumed(destination, options) if resuming else []
+    kept_rows = resumed_rows(destination, options) if resuming else []
     folder.mkdir(parents=True, exist_ok=True)
     writers.sweep(folder)
     titles = {file: (relative / file.name).as_posix() for file, relative in found}
@@ -296,9 +297,9 @@ def qc(
             if entry is not None:
                 entries[index] = entry
     kept = [row for index in sorted(entries) for row in entries[index].rows]
-    books = _Books(destination, files, kept, fresh=not resuming and not options.overwrite)
+    books = Books(destination, files, kept, fresh=not resuming and not options.overwrite)
     books.overwrite = True  # the folder is ours (checked above)
-    problems = _clashes([Job(file, pictures[file]) for file in files])
+    problems = clashes([Job(file, pictures[file]) for file in files])
     tasks: list[Task] = [
         (index, file, titles[file], pictures[file], options)
         for index, file in enumerate(files)
