@@ -146,7 +146,10 @@ def test_measure_fails_masks_without_ct_and_writes_the_wide_table_with_smi(
     rows = list(csv.DictReader(table.open()))
     failed = {row["file"]: row["reason"] for row in rows if row["status"] == "failed"}
     assert {Path(file).parent.name for file in failed} == {"p004", "p005"}
-    assert all("no reference image found" in reason for reason in failed.values())
+    reasons = {Path(file).parent.name: reason for file, reason in failed.items()}
+    assert "no reference image found" in reasons["p005"]
+    assert "duplicates, cannot tell which one it was drawn on" in reasons["p004"]
+    assert "no reference image found" not in reasons["p004"] and reasons["p004"].count("--pairs") == 1
     measured = [row for row in rows if row["status"] == "measured"]
     assert all(row["hu_mean"] for row in measured if row["voxels"] != "0")  # never empty HU with a CT
     by_patient = {row["patient_id"]: row for row in measured}
@@ -251,6 +254,34 @@ def test_pairs_alone_fail_the_tags_they_do_not_list(cohort: Path, tmp_path: Path
     (tmp_path / "bad.csv").write_text("mask,ct\nx,y\n")
     with pytest.raises(UsageError, match="tag and reference"):
         load_pairs(tmp_path / "bad.csv")
+
+
+def test_pairs_written_from_another_folder_say_how_paths_are_read(cohort: Path) -> None:
+    """A new user's mistake: rows written from the cohort's parent, not the CSV's folder."""
+    (cohort / "from-parent.csv").write_text(
+        "tag,reference\ncohort/masks/p006.tag,cohort/dicom/p006/CT000123.dcm\n"
+    )
+    result = itk_tag.measure(cohort / "masks", pairs=cohort / "from-parent.csv", labels="alberta")
+    (outcome,) = result.outcomes
+    assert outcome.status == "failed"
+    assert "1 of its 1 tags do not exist: its paths are taken relative to its own folder" in outcome.reason
+
+
+def test_subjects_and_pairs_saved_by_excel_with_semicolons(cohort: Path, tmp_path: Path) -> None:
+    """Excel where the decimal mark is a comma saves CSV with ';' (and heights like 1,72)."""
+    (cohort / "pairs;.csv").write_text("tag;reference\nmasks/p006.tag;dicom/p006/CT000123.dcm\n")
+    subjects = tmp_path / "s.csv"
+    subjects.write_bytes("\ufeffpatient_id;height_m;sex\r\nP006;1,72;F\r\n".encode())
+    result = itk_tag.measure(
+        cohort / "masks",
+        pairs=cohort / "pairs;.csv",
+        labels="alberta",
+        subjects=subjects,
+        wide=tmp_path / "w.csv",
+    )
+    (row,) = result.wide().rows
+    assert row["height_m"] == 1.72 and row["sex"] == "F"
+    assert row["smi_cm2_m2"] == pytest.approx(row["muscle_area_cm2"] / 1.72**2)
 
 
 def test_multi_slice_tag_takes_the_series_slices_it_spans(tmp_path: Path) -> None:

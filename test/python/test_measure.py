@@ -130,7 +130,7 @@ def test_missing_reference_is_a_failed_file_and_none_gives_areas_only(tmp_path: 
     result = run_cli("measure", tag, "--reference", "auto", "--labels", "alberta", "-o", tmp_path / "m.json")
     assert result.returncode == 1, result.stderr
     assert f"error: {tag}: no reference image found: no alone, alone.dcm, alone.DCM" in result.stderr
-    assert "--reference none measures areas without HU" in result.stderr
+    assert "--reference none: areas without HU" in result.stderr
     assert result.stdout.strip() == "0 measured, 1 failed"
     (failed,) = json.loads((tmp_path / "m.json").read_text())
     assert failed["status"] == "failed" and "no DICOM image in" in failed["reason"]

@@ -20,7 +20,6 @@ not beside its mask (e.g. a parallel ``dicom/`` tree).
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,6 +42,12 @@ from .reference import (
     reference_candidates,
     tag_grid,
 )
+from .tables import read_user_csv
+
+
+class DuplicateReferencesError(ReferenceImageError):
+    """Several images of a folder lie on the tag's grid: which one it was drawn on cannot be told."""
+
 
 Located = Union[Path, tuple[Path, ...], None]
 """Where a tag's reference is: a file or series folder, the files of its slices (in the tag's slice
@@ -260,7 +265,7 @@ def match_in_folder(header: TagHeader, folder: Path, tolerance: Tolerance) -> Pa
     count = f"{len(index.entries)} DICOM image{'s' if len(index.entries) > 1 else ''} in {where}"
     several = sorted({path.name for at in found for paths in at.values() for path in paths})
     if any(sum(len(paths) for paths in at.values()) > 1 for at in found):
-        raise ReferenceImageError(
+        raise DuplicateReferencesError(
             f"{len(several)} of the {count} lie on the tag's grid ({', '.join(several[:_LISTED])}): "
             "duplicates, cannot tell which one it was drawn on; name it in --pairs PAIRS.csv"
         )
@@ -287,9 +292,11 @@ def find_reference(tag: Path, header: TagHeader, tolerance: Tolerance) -> Path |
     try:
         return match_in_folder(header, tag.parent, tolerance)
     except ReferenceImageError as error:
+        if isinstance(error, DuplicateReferencesError):
+            raise ReferenceImageError(f"no {named} beside the tag, and {error}") from None
         raise ReferenceImageError(
             f"no reference image found: no {named} beside the tag, and {error} "
-            "(--pairs PAIRS.csv names each tag's image; --reference none measures areas without HU)"
+            "(--pairs PAIRS.csv names each tag's image; --reference none: areas without HU)"
         ) from None
 
 
@@ -300,6 +307,18 @@ class Pairs:
     path: Path
     references: dict[str, Path]
     """The real path of each tag -> its reference (a file or a series folder)."""
+    unfound: int = 0
+    """How many of its tags do not exist (paths written from another folder than the file's)."""
+
+    def not_listed(self) -> str:
+        """Why a tag is not found in the file, with the rule for its paths when rows name no file."""
+        text = f"not listed in --pairs {self.path}"
+        if self.unfound:
+            text += (
+                f" ({self.unfound} of its {len(self.references)} tags do not exist: its paths are taken "
+                f"relative to its own folder, {self.path.parent or '.'})"
+            )
+        return text + "; add a row, or give --reference auto to find the others"
 
     def reference_of(self, tag: Path) -> Path | None:
         """The reference the file names for ``tag``, or None when ``tag`` is not in it."""
@@ -315,29 +334,25 @@ def load_pairs(path: str | os.PathLike[str]) -> Pairs:
     here: that tag's file fails, the others run.
     """
     source = Path(path)
-    try:
-        with source.open(newline="", encoding="utf-8-sig") as file:
-            reader = csv.DictReader(file)
-            fields = [name.strip().lower() for name in reader.fieldnames or []]
-            if "tag" not in fields or "reference" not in fields:
-                raise UsageError(f"--pairs {source}: the first row must name the columns tag and reference")
-            rows = [
-                {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
-                for row in reader
-            ]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"--pairs {source}: cannot read: {error}") from None
+    fields, lines, _ = read_user_csv(source, "--pairs")
+    names = [name.lower() for name in fields]
+    if "tag" not in names or "reference" not in names:
+        raise UsageError(f"--pairs {source}: the first row must name the columns tag and reference")
+    tag_at, reference_at = names.index("tag"), names.index("reference")
     base = source.parent
     references: dict[str, Path] = {}
-    for line, row in enumerate(rows, start=2):
-        if not row.get("tag"):
+    unfound = 0
+    for line, values in enumerate(lines, start=2):
+        values = values + [""] * (len(fields) - len(values))
+        if not values[tag_at]:
             continue
-        tag = os.path.realpath(base / row["tag"])
-        reference = base / row["reference"] if row.get("reference") else Path()
+        tag = os.path.realpath(base / values[tag_at])
+        unfound += not os.path.exists(tag)
+        reference = base / values[reference_at] if values[reference_at] else Path()
         if tag in references and references[tag] != reference:
-            raise UsageError(f"--pairs {source}, line {line}: {row['tag']} is paired with two images")
+            raise UsageError(f"--pairs {source}, line {line}: {values[tag_at]} is paired with two images")
         references[tag] = reference
-    return Pairs(source, references)
+    return Pairs(source, references, unfound)
 
 
 def locate(
@@ -358,9 +373,7 @@ def locate(
                 )
             return paired
         if reference != "auto":
-            raise ReferenceImageError(
-                f"not listed in --pairs {pairs.path} (add a row, or give --reference auto to find the others)"
-            )
+            raise ReferenceImageError(pairs.not_listed())
     if reference is None or reference == "none":
         return None
     if reference == "auto":

@@ -8,7 +8,6 @@ The file has a header row with ``patient_id`` and ``height_m`` or
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Optional
 
 from ..errors import UsageError
 from .labels import LabelTable
+from .tables import read_user_csv
 
 MUSCLE = "muscle"
 """The label name whose area the SMI is of, unless an SMI label is given."""
@@ -50,11 +50,12 @@ class Subjects:
         return self.rows.get((patient_id or "").strip()) if patient_id else None
 
 
-def _height(text: str, unit: str, where: str) -> float | None:
+def _height(text: str, unit: str, where: str, decimal_comma: bool = False) -> float | None:
+    """The height in metres of a cell (None when empty); ``decimal_comma``: ``1,72`` is 1.72."""
     if not text.strip():
         return None
     try:
-        value = float(text)
+        value = float(text.replace(",", ".") if decimal_comma else text)
     except ValueError:
         raise UsageError(f"{where}: height_{unit} {text!r} is not a number") from None
     metres = value / 100.0 if unit == "cm" else value
@@ -71,17 +72,14 @@ def load_subjects(path: str | os.PathLike[str]) -> Subjects:
     that is not a number or not a person's (see HEIGHTS_M), or a patient listed twice.
     """
     source = Path(path)
-    try:
-        with source.open(newline="", encoding="utf-8-sig") as file:
-            reader = csv.DictReader(file)
-            fields = [name.strip() for name in reader.fieldnames or []]
-            rows = [[(value or "").strip() for value in row.values()] for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"--subjects {source}: cannot read: {error}") from None
+    fields, rows, delimiter = read_user_csv(source, "--subjects")
     lowered = [name.lower() for name in fields]
     unit = "m" if "height_m" in lowered else "cm" if "height_cm" in lowered else ""
     if "patient_id" not in lowered or not unit:
-        raise UsageError(f"--subjects {source}: the first row must name patient_id and height_m or height_cm")
+        raise UsageError(
+            f"--subjects {source}: the first row must name patient_id and height_m or height_cm "
+            f"(it names {', '.join(fields) or 'nothing'})"
+        )
     id_at, height_at = lowered.index("patient_id"), lowered.index(f"height_{unit}")
     extra = tuple(name for at, name in enumerate(fields) if at not in (id_at, height_at))
     subjects: dict[str, Subject] = {}
@@ -93,7 +91,7 @@ def load_subjects(path: str | os.PathLike[str]) -> Subjects:
         where = f"--subjects {source}, line {line}"
         if patient in subjects:
             raise UsageError(f"{where}: patient_id {patient} is listed twice")
-        height = _height(values[height_at], unit, where)
+        height = _height(values[height_at], unit, where, decimal_comma=delimiter == ";")
         columns = {name: values[at] for at, name in enumerate(fields) if name in extra}
         subjects[patient] = Subject(patient, height, columns)
     return Subjects(source, subjects, extra)
