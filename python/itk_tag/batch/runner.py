@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import RunInterrupted, UsageError
+from .allocator import keep_freed_memory
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -254,6 +255,7 @@ def _signals_blocked() -> Iterator[None]:
 def _start_worker() -> None:
     _STOP.running = True  # a worker's life is the run's
     handle_signals()
+    keep_freed_memory()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
@@ -511,9 +513,15 @@ def run(
     On SIGINT or SIGTERM, no task is handed out any more, the running ones are
     ended (their results are yielded when they had finished), and
     RunInterrupted is raised (with ``report`` None: the caller sets it).
+
+    The process that runs the tasks (this one with ``jobs`` 1, else each
+    worker) keeps freed memory for the next task from then on (glibc:
+    :func:`~itk_tag.batch.allocator.keep_freed_memory`).
     """
     from tqdm import tqdm
 
+    if jobs == 1 or len(tasks) <= 1:
+        keep_freed_memory()
     show = sys.stderr.isatty() if progress is None else progress
     with _handling_signals():
         results = (

@@ -11,10 +11,10 @@ Why our own code and not those filters: they compute, for every label, what
 ``measure`` does not report (perimeter, moments and principal axes, skewness,
 kurtosis, a 65,536-bin histogram per label, a physical point per voxel), and
 cost 9 times the CT's own decoding above it (bench/RESULTS.md, issue 25). Here:
-a ``bincount`` of the labels, then per label a gather of its HU and a radix
-sort (``numpy.sort(kind="stable")`` of 16-bit values), which gives minimum,
-maximum and median; the sums are exact integers, so the mean and SD computed
-from them in ITK's formulas are ITK's doubles. Where that exactness does not
+the voxels of each label counted, then per label a gather of its HU and a
+histogram of them (one bin per value, as ITK's), which gives the median and
+exact integer sums, so the mean and SD computed from them in ITK's formulas
+are ITK's doubles. Where that exactness does not
 hold (HU that are not whole numbers, or do not fit int16, or sums beyond
 2**53) the SimpleITK filter computes the HU statistics, as it always did.
 """
@@ -36,6 +36,9 @@ BINS = 1 << 16
 
 _EXACT = 1 << 53
 """Integers below this are exact doubles: ITK's sums in double are then the exact sums."""
+
+_FEW = 20
+"""Up to this largest label, labels are counted one value at a time (see :func:`_counts`)."""
 
 
 @dataclass(frozen=True)
@@ -116,27 +119,42 @@ def _whole_int16(hu: np.ndarray) -> np.ndarray | None:
 
 
 def _exact_intensity(values: np.ndarray) -> Intensity | None:
-    """ITK's HU statistics of the int16 ``values`` of one label (not empty); None if its doubles round.
+    """ITK's HU statistics of the whole-number ``values`` of one label (not empty); None if its doubles round.
 
     ITK (StatisticsLabelMapFilter) sums v and v² in double, in voxel order:
-    exact while the sums stay below 2**53, so they equal the int64 sums here.
-    Its median, from one histogram bin per int16 value, is the middle value
-    (odd count) or the mean of the two middle ones (even count).
+    exact while the sums stay below 2**53, so they equal the integer sums
+    here, taken over a histogram of the values (one bin per value, as ITK's).
+    Its median is the middle value (odd count) or the mean of the two middle
+    ones (even count).
     """
-    ordered = np.sort(values, kind="stable")  # radix sort for 16-bit values
-    count = int(ordered.size)
-    low, high = int(ordered[0]), int(ordered[-1])
+    low, high = int(values.min()), int(values.max())
+    count = int(values.size)
     if count * max(abs(low), abs(high)) ** 2 >= _EXACT:
         return None  # sum of squares beyond exact doubles: ITK's result depends on its order
-    wide = ordered.astype(np.int64)
-    total, squares = float(int(wide.sum())), float(int(np.dot(wide, wide)))
+    histogram = np.bincount(values.astype(np.intp) - low, minlength=high - low + 1)
+    levels = np.arange(low, high + 1, dtype=np.int64)
+    total, squares = float(int(histogram @ levels)), float(int(histogram @ (levels * levels)))
     mean = total / count
     variance = (squares - total * total / count) / (count - 1) if count > 1 else 0.0
+    # The value of rank r (1-based) is the first level whose cumulative count reaches r.
+    below = np.cumsum(histogram)
+    middle = low + int(np.searchsorted(below, count // 2 + 1))
     if count % 2:
-        median = float(ordered[count // 2])
+        median = float(middle)
     else:
-        median = (float(ordered[count // 2 - 1]) + float(ordered[count // 2])) * 0.5
+        median = (float(low + int(np.searchsorted(below, count // 2))) + float(middle)) * 0.5
     return Intensity(mean, math.sqrt(variance), float(low), float(high), median)
+
+
+def _counts(flat: np.ndarray) -> dict[int, int]:
+    """Label -> voxels, for the labels (not 0) present in ``flat``, in increasing order."""
+    top = int(flat.max()) if flat.size else 0
+    if top <= _FEW:
+        # A few vectorised passes (==, count) beat bincount, which makes an intp copy of the labels.
+        counts = {value: int(np.count_nonzero(flat == value)) for value in range(1, top + 1)}
+        return {value: count for value, count in counts.items() if count}
+    counts = np.bincount(flat)
+    return {int(value): int(counts[value]) for value in np.flatnonzero(counts[1:]) + 1}
 
 
 def label_statistics(mask: SimpleITK.Image, ct: SimpleITK.Image | None, where: Path) -> LabelStatistics:
@@ -151,17 +169,19 @@ def label_statistics(mask: SimpleITK.Image, ct: SimpleITK.Image | None, where: P
     import SimpleITK
 
     labels = SimpleITK.GetArrayViewFromImage(mask)  # (z, y, x), no copy
+    flat = labels.reshape(-1)
     spacing = tuple(float(v) for v in mask.GetSpacing())
     per_voxel, per_pixel = _voxel_size(spacing), _voxel_size(spacing[:2])
-    counts = np.bincount(labels.ravel()) if labels.size else np.zeros(1, np.intp)
-    present = [int(v) for v in np.flatnonzero(counts[1:]) + 1]
-    voxels = {value: int(counts[value]) for value in present}
-    if labels.shape[0] == 1:
-        slices = [counts]
-    else:
-        slices = [np.bincount(plane.ravel(), minlength=counts.size) for plane in labels]
-    slice_sizes = [{v: float(plane[v]) * per_pixel for v in present if plane[v]} for plane in slices]
+    voxels = _counts(flat)
     size = {value: float(count) * per_voxel for value, count in voxels.items()}
+    if labels.shape[0] == 1:
+        slice_sizes = [{value: float(count) * per_pixel for value, count in voxels.items()}]
+    else:
+        depth = labels.shape[0]
+        planes = {v: np.count_nonzero((flat == v).reshape(depth, -1), axis=1) for v in voxels}
+        slice_sizes = [
+            {v: float(planes[v][k]) * per_pixel for v in voxels if planes[v][k]} for k in range(depth)
+        ]
     intensity = None
     if ct is not None:
         if ct.GetNumberOfComponentsPerPixel() != 1:
@@ -169,11 +189,10 @@ def label_statistics(mask: SimpleITK.Image, ct: SimpleITK.Image | None, where: P
         hu = SimpleITK.GetArrayViewFromImage(ct)
         if hu.size != labels.size:
             raise ValueError(f"{where}: {ct.GetSize()} pixels, the mask has {mask.GetSize()}")
-        hu = hu.reshape(labels.shape)
-        whole = _whole_int16(hu)
+        whole = _whole_int16(hu.reshape(-1))
         found = {} if whole is not None else None
-        for value in present if found is not None else ():
-            statistics = _exact_intensity(whole[labels == value])  # type: ignore[index]
+        for value in voxels if found is not None else ():
+            statistics = _exact_intensity(whole[flat == value])  # type: ignore[index]
             if statistics is None:
                 found = None
                 break
