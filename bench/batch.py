@@ -43,7 +43,7 @@ def has_qc() -> bool:
     return subprocess.run([*ITK_TAG, "qc", "--help"], capture_output=True).returncode == 0
 
 
-def contenders(cohort: Path, out: Path) -> dict[str, tuple[str, list[str]]]:
+def contenders(cohort: Path, out: Path, before: Path | None = None) -> dict[str, tuple[str, list[str]]]:
     """name -> (the baseline it is compared with, command); baselines compare with themselves."""
     convert = [*ITK_TAG, "convert", str(cohort), "--reference", "auto", "--labels", "alberta"]
     measure = [*ITK_TAG, "measure", str(cohort), "--reference", "auto", "--labels", "alberta"]
@@ -72,6 +72,13 @@ def contenders(cohort: Path, out: Path) -> dict[str, tuple[str, list[str]]]:
             "SimpleITK loop: measure",
             [*measure, "-j", jobs, "-o", str(out / "m.csv")],
         )
+    if before is not None:
+        # The same command on an earlier itk_tag package folder (PYTHONPATH goes first).
+        for jobs in ("1", "2"):
+            table[f"measure -j {jobs}, before"] = (
+                "SimpleITK loop: measure",
+                ["env", f"PYTHONPATH={before}", *measure, "-j", jobs, "-o", str(out / "m.csv")],
+            )
     if has_qc():
         table["qc -j 1"] = (
             "SimpleITK loop: measure",
@@ -116,7 +123,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument(
-        "--only", metavar="TEXT", help="only the contenders whose name holds TEXT (and the loops)"
+        "--only",
+        metavar="TEXT[,TEXT...]",
+        help="only the contenders whose name holds one of the TEXTs (and their loops)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also time measure with the itk_tag package folder in DIR (an earlier version) on PYTHONPATH",
     )
     parser.add_argument(
         "--source", choices=SOURCES, default="both", help="which real pair(s) the cohort copies (cohort.py)"
@@ -126,11 +141,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=BENCH / "out") as folder:
         cohort, out = Path(folder) / "cohort", Path(folder) / "out"
         write_cohort(cohort, args.pairs, args.source)
-        table = {
-            name: entry
-            for name, entry in contenders(cohort, out).items()
-            if args.only is None or args.only in name or name.startswith("SimpleITK")
+        every = contenders(cohort, out, args.before)
+        wanted = {
+            name for name in every if args.only is None or any(text in name for text in args.only.split(","))
         }
+        wanted |= {every[name][0] for name in wanted if every[name][0]}  # and their loops
+        table = {name: entry for name, entry in every.items() if name in wanted}
         for command in table.values():  # warm-up: page cache, lazy imports
             timed(command[1], out)
         times: dict[str, list[float]] = {name: [] for name in table}
@@ -163,11 +179,11 @@ def main() -> None:
             ratio += f" (target ≤ {target}: {'met' if float(ratio[:-1]) <= target else 'missed'})"
         lines.append(f"| {name} | {per_file:.1f} | {ratio} | {statistics.median(cores[name]):.2f} |")
     lines.append("")
-    for one in (name for name in table if name.endswith(" -j 1") and name[:-1] + "2" in table):
-        two = statistics.median(a / b for a, b in zip(times[one], times[one[:-1] + "2"]))
+    for one in (name for name in table if " -j 1" in name and name.replace(" -j 1", " -j 2") in table):
+        two = statistics.median(a / b for a, b in zip(times[one], times[one.replace(" -j 1", " -j 2")]))
         # A -j 1 run already busy on c cores (the decoders' own threads) gains at most N / c on N cores.
         lines.append(
-            f"-j 2 speed-up, {one[:-5]}: {two:.2f}x (ceiling on {os.cpu_count()} cores: "
+            f"-j 2 speed-up, {one.replace(' -j 1', '')}: {two:.2f}x (ceiling on {os.cpu_count()} cores: "
             f"{(os.cpu_count() or 1) / statistics.median(cores[one]):.2f}x)"
         )
     text = "\n".join(lines)
