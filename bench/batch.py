@@ -74,11 +74,10 @@ def contenders(cohort: Path, out: Path, before: Path | None = None) -> dict[str,
         )
     if before is not None:
         # The same command on an earlier itk_tag package folder (PYTHONPATH goes first).
-        for jobs in ("1", "2"):
-            table[f"measure -j {jobs}, before"] = (
-                "SimpleITK loop: measure",
-                ["env", f"PYTHONPATH={before}", *measure, "-j", jobs, "-o", str(out / "m.csv")],
-            )
+        table["measure -j 1, before"] = (
+            "SimpleITK loop: measure",
+            ["env", f"PYTHONPATH={before}", *measure, "-j", "1", "-o", str(out / "m.csv")],
+        )
     if has_qc():
         table["qc -j 1"] = (
             "SimpleITK loop: measure",
@@ -128,6 +127,12 @@ def main() -> None:
         help="only the contenders whose name holds one of the TEXTs (and their loops)",
     )
     parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="no warm-up run of each contender (the cohort was just written: in the page cache)",
+    )
+    parser.add_argument(
         "--before",
         type=Path,
         metavar="DIR",
@@ -147,7 +152,7 @@ def main() -> None:
         }
         wanted |= {every[name][0] for name in wanted if every[name][0]}  # and their loops
         table = {name: entry for name, entry in every.items() if name in wanted}
-        for command in table.values():  # warm-up: page cache, lazy imports
+        for command in table.values() if args.warm_up else ():  # page cache, lazy imports
             timed(command[1], out)
         times: dict[str, list[float]] = {name: [] for name in table}
         cores: dict[str, list[float]] = {name: [] for name in table}

@@ -5,6 +5,7 @@
 * :mod:`.options` -- one options object per command, checked when it is made;
 * :mod:`.reference` -- the image a tag was drawn on, opened once, and whether
   the tag lies on its grid;
-* :mod:`.convert`, :mod:`.measure`, :mod:`.dicomseg` -- the jobs;
+* :mod:`.convert`, :mod:`.measure`, :mod:`.dicomseg` -- the jobs; :mod:`.statistics`,
+  the numbers of a measurement; :mod:`.allocator`, malloc settings for a run;
 * :mod:`.writers` -- the output formats, written atomically.
 """
