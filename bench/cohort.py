@@ -16,14 +16,23 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1] / "test" / "data"
 REAL_PAIRS = (("barbell2-10.tag", "barbell2-10.dcm"), ("sandbox-test01.dcm.tag", "sandbox-test01.dcm"))
+SOURCES = ("both", "barbell2", "sandbox")
 
 
-def write_cohort(root: Path, pairs: int) -> list[Path]:
-    """Write ``pairs`` pairs under ``root``; return the tags, in the order written."""
+def write_cohort(root: Path, pairs: int, source: str = "both") -> list[Path]:
+    """Write ``pairs`` pairs under ``root``; return the tags, in the order written.
+
+    ``source``: ``both`` real pairs in turn, or only the one whose tag name starts with it
+    (``barbell2``: JPEG Lossless, decoded on one thread; ``sandbox``: JPEG 2000, which
+    GDCM decodes with OpenJPEG on four threads).
+    """
     import pydicom
     from pydicom.uid import generate_uid
 
-    sources = [(DATA / tag, pydicom.dcmread(DATA / dicom)) for tag, dicom in REAL_PAIRS]
+    chosen = [pair for pair in REAL_PAIRS if source == "both" or pair[0].startswith(source)]
+    if not chosen:
+        raise ValueError(f"no real pair named {source!r}")
+    sources = [(DATA / tag, pydicom.dcmread(DATA / dicom)) for tag, dicom in chosen]
     tags = []
     for number in range(pairs):
         tag, dataset = sources[number % len(sources)]
@@ -45,8 +54,9 @@ def main() -> None:
     )
     parser.add_argument("out", type=Path, help="the folder to write (created)")
     parser.add_argument("--pairs", type=int, default=200, help="how many pairs (default 200)")
+    parser.add_argument("--source", choices=SOURCES, default="both", help="which real pair(s) to copy")
     args = parser.parse_args()
-    print(f"{len(write_cohort(args.out, args.pairs))} pairs in {args.out}")
+    print(f"{len(write_cohort(args.out, args.pairs, args.source))} pairs in {args.out}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .batch import itk_warnings, runner
+from .batch import allocator, itk_warnings, runner
 from .batch.convert import convert
 from .batch.describe import format_info, info
 from .batch.formats import format_of, normalize_format
@@ -686,6 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         # Unwinding (not dying) removes the temporary file of an output being written.
         runner.handle_signals()
+    # The command runs -j 1 jobs itself: its process keeps freed memory for the next file too.
+    allocator.keep_freed_memory()
     try:
         return args.run(args)
     except (UsageError, LabelsError) as error:

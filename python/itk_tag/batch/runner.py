@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import RunInterrupted, UsageError
 from . import itk_warnings
+from .allocator import keep_freed_memory
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
@@ -256,6 +257,7 @@ def _start_worker() -> None:
     _STOP.running = True  # a worker's life is the run's
     itk_warnings.follow()
     handle_signals()
+    keep_freed_memory()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
@@ -513,6 +515,11 @@ def run(
     On SIGINT or SIGTERM, no task is handed out any more, the running ones are
     ended (their results are yielded when they had finished), and
     RunInterrupted is raised (with ``report`` None: the caller sets it).
+
+    Each worker keeps freed memory for the next task (glibc:
+    :func:`~itk_tag.batch.allocator.keep_freed_memory`); this process does
+    only when its program asked for it (``itk-tag`` does): a library call
+    leaves its caller's allocator as it was.
     """
     from tqdm import tqdm
 
