@@ -168,6 +168,9 @@ def run_case(module: Any, case: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     module_folder, plan_file, results_file = argv[1:4]
+    # `import slicer` may have imported itk_tag already: the startup hook of an itk-tag installed
+    # beside slicer-core does (the zero-step native read, test_slicer_core.py). The module must not.
+    imported_before = "itk_tag" in sys.modules
     sys.path.insert(0, module_folder)
     import SliceOmaticTag  # noqa: PLC0415 - from the folder given
 
@@ -181,7 +184,7 @@ def main(argv: list[str]) -> int:
         "module_title": module_parent.title,
         "module_file": SliceOmaticTag.__file__,
         "format_file": sys.modules["_sliceomatictag_format"].__file__,
-        "itk_tag_imported": "itk_tag" in sys.modules,
+        "itk_tag_imported": "itk_tag" in sys.modules and not imported_before,
         "no_shell": not hasattr(slicer, "app"),
         "cases": cases,
     }
