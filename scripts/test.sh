@@ -39,7 +39,7 @@ itk_tag_log "Windows (wine): Debian's wine and a Windows CPython with pinned whe
 # (a few minutes: about 2.8 GB of wheels per version, from pip's cache after the first time) is
 # logged on its own.
 itk_tag_log "3D Slicer's core: slicer-core 5.12.4.0 and 5.13.31053.0 beside itk-tag (scripts/slicer_core.sh), its Windows wheels (scripts/wine.sh slicer), cached"
-for version in 5.12.4.0 5.13.31053.0; do  # test_slicer_core.py's VERSIONS
+for version in 5.12.4.0 5.13.31053.0; do  # test/python/conftest.py SLICER_CORE_VERSIONS
   bash scripts/slicer_core.sh "$version" >/dev/null
 done
 [ "${ITK_TAG_WINE:-1}" = 0 ] || bash scripts/wine.sh slicer >/dev/null

@@ -161,6 +161,23 @@ class Install:
         return Completed(result.returncode, result.stdout, result.stderr)
 
 
+SLICER_CORE_VERSIONS = ("5.12.4.0", "5.13.31053.0")
+"""slicer-core 5.12.4.0: Slicer 5.12's core; 5.13.31053.0: Slicer's main branch (the only 5.13 on the
+index). scripts/test.sh sets the same two up."""
+
+
+def slicer_core_python(version: str) -> Path:
+    """The Python of scripts/slicer_core.sh: slicer-core==``version`` beside this checkout's itk-tag."""
+    done = subprocess.run(
+        ["bash", str(REPOSITORY / "scripts" / "slicer_core.sh"), version],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def pip(*args: str) -> None:
     done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
     assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stderr[-5000:]}"

@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import itk_tag
 import malformed_cases
 import numpy as np
 import pytest
-from conftest import DATA, REAL_TAGS, Install
+from conftest import DATA, REAL_TAGS, SLICER_CORE_VERSIONS, Install, slicer_core_python
 from itk_tag.hosts import slicer_python
 from malformed_cases import UNREADABLE
 from test_hosts import all_test_files
 from test_malformed import permission_wrapper, run_child
 
-ROOT = Path(__file__).resolve().parents[2]
-VERSIONS = ("5.12.4.0", "5.13.31053.0")
-"""5.12.4.0: Slicer 5.12's core; 5.13.31053.0: Slicer's main branch (the only 5.13 on the index)."""
+VERSIONS = SLICER_CORE_VERSIONS
 TIME_LIMIT = 600
 ISOLATED = ("PYTHONPATH", "VIRTUAL_ENV", "ITK_AUTOLOAD_PATH", "ITK_TAG_NO_AUTOLOAD", "ITK_TAG_NATIVE")
 """Variables a child does not inherit from the test run."""
@@ -94,14 +91,7 @@ print(json.dumps(report), flush=True)
 @pytest.fixture(scope="module", params=VERSIONS)
 def slicer_core(request: pytest.FixtureRequest) -> Install:
     """A Python with slicer-core==VERSION and this checkout's itk-tag (scripts/slicer_core.sh)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "slicer_core.sh"), request.param],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        timeout=1800,
-    )
-    python = Path(done.stdout.strip().splitlines()[-1])
+    python = slicer_core_python(request.param)
     code = "import sysconfig, slicer_core, itk_tag\nprint(sysconfig.get_path('purelib'), itk_tag.__file__)"
     found = Install(python, python.parent).run("-c", code)
     assert found.returncode == 0, found.stderr

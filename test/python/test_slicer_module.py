@@ -18,23 +18,14 @@ from pathlib import Path
 
 import pytest
 import slicer_module_cases as cases
-from conftest import REPOSITORY
+from conftest import SLICER_CORE_VERSIONS, slicer_core_python
 
 DRIVER = Path(__file__).with_name("slicer_module_driver.py")
-VERSIONS = ["5.12.4.0", "5.13.31053.0"]
-"""Slicer 5.12's core and Slicer's main branch (as PyPI had them)."""
 
 
-@pytest.fixture(scope="module", params=VERSIONS)
+@pytest.fixture(scope="module", params=SLICER_CORE_VERSIONS)
 def slicer_python(request: pytest.FixtureRequest) -> Path:
-    done = subprocess.run(
-        ["bash", str(REPOSITORY / "scripts" / "slicer_core.sh"), request.param],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        timeout=1800,
-    )
-    return Path(done.stdout.strip().splitlines()[-1])
+    return slicer_core_python(request.param)
 
 
 def module_path(python: Path) -> Path:
