@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import platform
+import os
+import sys
 
 # mallopt parameters, from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
@@ -32,10 +33,20 @@ MMAP_THRESHOLD = 4 << 20
 """Blocks this large and larger are mapped on their own (ITK advises huge pages on such buffers)."""
 
 
+def _glibc() -> bool:
+    """True when this process' C library is glibc (it names itself in ``CS_GNU_LIBC_VERSION``)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
 @functools.cache
 def keep_freed_memory() -> bool:
     """Set this process' glibc malloc thresholds once (see the module); False where it is not glibc."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    # sys.platform and confstr, not the platform module: on Windows, platform.system() asks WMI
+    # (Python 3.12 and later), which aborts the process under wine.
+    if not sys.platform.startswith("linux") or not _glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

@@ -42,7 +42,7 @@ from .reference import (
     reference_candidates,
     tag_grid,
 )
-from .tables import read_user_csv
+from .user_csv import read_user_csv
 
 
 class DuplicateReferencesError(ReferenceImageError):

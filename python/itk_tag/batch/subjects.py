@@ -15,7 +15,7 @@ from typing import Optional
 
 from ..errors import UsageError
 from .labels import LabelTable
-from .tables import read_user_csv
+from .user_csv import read_user_csv
 
 MUSCLE = "muscle"
 """The label name whose area the SMI is of, unless an SMI label is given."""
