@@ -450,6 +450,13 @@ def _batch_arguments() -> argparse.ArgumentParser:
     return options
 
 
+def _tag_inputs(parser: argparse.ArgumentParser) -> None:
+    """The INPUT arguments of the commands that read .tag files only (measure, qc)."""
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
+    )
+
+
 def _qc_command(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     qc_parser = _command(
         commands,
@@ -464,9 +471,7 @@ def _qc_command(commands: argparse._SubParsersAction, parents: list[argparse.Arg
         "and QCDIR/flags.csv (file,flag,label,reason; flags: failed, geometry, empty, unknown-label, "
         "multi-slice, area-outlier). A rerun into the same QCDIR resumes it.",
     )
-    qc_parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
-    )
+    _tag_inputs(qc_parser)
     qc_parser.add_argument(
         "-o", "--output", required=True, metavar="QCDIR", help="the folder to write (made if missing)"
     )
@@ -592,9 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
         "CT with its rescale slope and intercept applied (SimpleITK's label statistics). The rows are "
         "written atomically to OUT (.csv or .json); a failing file is reported and the others go on.",
     )
-    measured.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="a .tag file, or a folder to search recursively"
-    )
+    _tag_inputs(measured)
     measured.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="the table to write: a .csv or .json file"
     )
