@@ -43,18 +43,13 @@ def rchar() -> int:
 def read_before(path: str) -> Any:
     """The Python path's SimpleITK read before issue 24: the header, then header and voxels again."""
     from itk_tag.format import read_header, read_voxels_into
-    from itk_tag.hosts.image_buffer import image_of, new_voxels
+    from itk_tag.hosts.dispatch import image_with_header
+    from itk_tag.hosts.image_buffer import new_voxels
 
     header = read_header(path)
     voxels = new_voxels(header)
     read_voxels_into(path, header, voxels)
-    image = image_of(voxels)
-    image.SetOrigin(header.origin)
-    image.SetSpacing(header.spacing)
-    image.SetDirection(header.direction)
-    for key, value in header.keywords.items():
-        image.SetMetaData(key, value)
-    return image
+    return image_with_header(voxels, header)
 
 
 def read_after(path: str) -> Any:

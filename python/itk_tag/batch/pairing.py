@@ -39,6 +39,8 @@ from .reference import (
     Tolerance,
     compare,
     grid_of,
+    is_dicom,
+    read_information,
     reference_candidates,
     tag_grid,
 )
@@ -119,23 +121,9 @@ def forget() -> None:
     _INDEXES.clear()
 
 
-def is_dicom(path: Path) -> bool:
-    """True when ``path`` is a DICOM Part 10 file: 128-byte preamble, then ``DICM`` (PS3.10 7.1)."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(132)[128:] == b"DICM"
-    except OSError:
-        return False
-
-
 def _entry(path: Path) -> Entry:
-    import SimpleITK
-
-    reader = SimpleITK.ImageFileReader()
-    reader.SetFileName(os.fspath(path))
-    reader.SetImageIO("GDCMImageIO")
     try:
-        reader.ReadImageInformation()
+        reader = read_information(os.fspath(path), dicom=True)
         grid = grid_of(reader)
     except (RuntimeError, ValueError) as error:
         return Entry(path, None, problem=f"unreadable: {itk_reason(error)}")

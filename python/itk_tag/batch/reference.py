@@ -58,6 +58,8 @@ __all__ = [
     "describe",
     "flip_slices",
     "grid_of",
+    "is_dicom",
+    "read_information",
     "require_alignment",
     "series_file_names",
     "tag_grid",
@@ -104,7 +106,16 @@ def reference_candidates(tag: Path) -> list[Path]:
     return [base] + [base.with_name(base.name + suffix) for suffix in DICOM_SUFFIXES]
 
 
-def _reader(path: str) -> SimpleITK.ImageFileReader:
+def is_dicom(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a DICOM Part 10 file: 128-byte preamble, then ``DICM`` (PS3.10 7.1)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _reader(path: str, dicom: bool | None = None) -> SimpleITK.ImageFileReader:
     """A SimpleITK reader of ``path``, told GDCMImageIO when the file is DICOM Part 10.
 
     Left to choose, ITK asks each ImageIO whether it can read the file, and
@@ -119,17 +130,15 @@ def _reader(path: str) -> SimpleITK.ImageFileReader:
 
     reader = SimpleITK.ImageFileReader()
     reader.SetFileName(path)
-    try:
-        with open(path, "rb") as file:
-            if file.read(132)[128:] == b"DICM":
-                reader.SetImageIO("GDCMImageIO")
-    except OSError:
-        pass  # ITK says what is wrong with the file, as it would have
+    # ``dicom``: known already (a folder's index); an unreadable file: ITK says what is wrong with it.
+    if is_dicom(path) if dicom is None else dicom:
+        reader.SetImageIO("GDCMImageIO")
     return reader
 
 
-def _information(path: str) -> SimpleITK.ImageFileReader:
-    reader = _reader(path)
+def read_information(path: str, dicom: bool | None = None) -> SimpleITK.ImageFileReader:
+    """A reader of ``path`` that has read its header (no pixels): GDCMImageIO for DICOM (see _reader)."""
+    reader = _reader(path, dicom)
     reader.ReadImageInformation()
     return reader
 
@@ -169,7 +178,7 @@ def _files_geometry(files: Sequence[str]) -> tuple[Grid, np.ndarray, tuple[Path,
     distance between the first and last slices.
     """
     try:
-        readers = [_information(name) for name in files]
+        readers = [read_information(name) for name in files]
     except RuntimeError as error:
         raise ReferenceImageError(f"cannot read the reference image: {itk_reason(error)}") from error
     positions = np.array([reader.GetOrigin()[:3] for reader in readers], dtype=float)
@@ -220,7 +229,7 @@ class Reference:
             raise ReferenceImageError(f"{path}: no such reference image")
         reference = cls(path, Grid((0, 0, 0), (0.0,) * 3, (1.0,) * 3, ()), np.empty((0, 3)), (path,))
         try:
-            source = reference.image() if pixels else _information(os.fspath(path))
+            source = reference.image() if pixels else read_information(os.fspath(path))
         except RuntimeError as error:
             raise ReferenceImageError(
                 f"{path}: cannot read the reference image: {itk_reason(error)}"
@@ -268,7 +277,7 @@ class Reference:
         source: Any = self._image
         if source is None or not any(source.HasMetaDataKey(key) for key in keys):
             try:
-                source = _information(os.fspath(self.files[0]))
+                source = read_information(os.fspath(self.files[0]))
             except RuntimeError:
                 return {}
         return {key: source.GetMetaData(key).strip() for key in keys if source.HasMetaDataKey(key)}

@@ -109,9 +109,16 @@ def read_simpleitk(path: str) -> Any:
     TagFileError (a RuntimeError, as SimpleITK's own reader errors).
     """
     from ..format import read_array
-    from .image_buffer import image_of, new_voxels
+    from .image_buffer import new_voxels
 
     voxels, header = read_array(path, new_voxels)
+    return image_with_header(voxels, header)
+
+
+def image_with_header(voxels: Any, header: Any) -> Any:
+    """A SimpleITK image of ``voxels`` ((z, y, x), no copy) with the geometry and keywords of ``header``."""
+    from .image_buffer import image_of
+
     image = image_of(voxels)
     image.SetOrigin(header.origin)
     image.SetSpacing(header.spacing)
